@@ -1,0 +1,200 @@
+/*
+ * libtokend: the C client library of tokend, the local API token service.
+ *
+ * One struct tokend_conn is one Unix socket connection to the daemon.
+ * Every call blocks until the daemon answers or the connection's timeout
+ * passes.  A connection may be used by one thread at a time; use one
+ * connection per thread.  After fork(), close the parent's connection in
+ * the child and open a new one.  The library never prints and never exits.
+ *
+ * Every function returns TOKEND_OK (0) or an error from enum tokend_err;
+ * tokend_strerror() names it, tokend_conn_message() gives the daemon's
+ * own one-line explanation of the last refusal.
+ */
+#ifndef TOKEND_H
+#define TOKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TOKEND_DEFAULT_SOCKET	"/run/tokend/tokend.sock"
+#define TOKEND_ID_SIZE		12	/* 11 characters + NUL */
+#define TOKEND_NAME_SIZE	65
+#define TOKEND_USER_SIZE	257
+#define TOKEND_SCOPE_SIZE	65
+#define TOKEND_MAX_SCOPES	16
+#define TOKEND_TOKEN_SIZE	129
+
+enum tokend_err {
+	TOKEND_OK		= 0,
+	/* Refusals from the daemon (same numbers as the protocol). */
+	TOKEND_E_MALFORMED	= 1,	/* the daemon could not decode the request */
+	TOKEND_E_AUTH		= 2,	/* authentication failed */
+	TOKEND_E_DENIED		= 3,	/* not permitted for this caller */
+	TOKEND_E_NOT_FOUND	= 4,	/* no such token or user */
+	TOKEND_E_INACTIVE	= 5,	/* token expired, revoked or unknown */
+	TOKEND_E_EXISTS		= 6,	/* a token of that name exists */
+	TOKEND_E_LIMIT		= 7,	/* too many tokens for this user */
+	TOKEND_E_INVALID	= 8,	/* bad name, expiry or scope */
+	TOKEND_E_BUSY		= 9,	/* daemon at its connection or PAM limit */
+	TOKEND_E_TIMEOUT	= 10,	/* the PAM conversation timed out */
+	TOKEND_E_STORE		= 11,	/* database error or database full */
+	TOKEND_E_INTERNAL	= 12,
+	TOKEND_E_RATE_LIMITED	= 13,
+	TOKEND_E_SHUTDOWN	= 14,	/* daemon is stopping */
+	/* Errors found on this side. */
+	TOKEND_E_CONNECT	= 100,	/* daemon unreachable */
+	TOKEND_E_IO		= 101,	/* connection failed or timed out */
+	TOKEND_E_PROTOCOL	= 102,	/* unexpected or malformed answer */
+	TOKEND_E_NOMEM		= 103,
+	TOKEND_E_ARG		= 104,	/* bad argument to a library call */
+	TOKEND_E_FORMAT		= 105,	/* not a well-formed token (checksum) */
+	TOKEND_E_ABORTED	= 106,	/* the conversation callback gave up */
+};
+
+enum tokend_kind {
+	TOKEND_KIND_REFRESH	= 1,
+	TOKEND_KIND_ACCESS	= 2,
+};
+
+/* What the daemon knows of one token.  Times are unix seconds. */
+struct tokend_token {
+	char		id[TOKEND_ID_SIZE];
+	char		parent[TOKEND_ID_SIZE];	/* access token: its refresh token's id */
+	char		user[TOKEND_USER_SIZE];
+	uint32_t	uid;
+	char		name[TOKEND_NAME_SIZE];
+	int		kind;			/* enum tokend_kind */
+	int64_t		created;
+	int64_t		expires;
+	int64_t		last_used;		/* 0: never used */
+	unsigned	nscopes;
+	char		scopes[TOKEND_MAX_SCOPES][TOKEND_SCOPE_SIZE];
+};
+
+struct tokend_conn;
+
+/*
+ * Connect to the daemon at path (NULL: TOKEND_DEFAULT_SOCKET, or the
+ * TOKEND_SOCKET environment variable when set).  timeout_ms bounds the
+ * connect and every later call (0: 5000).  On success *conn is the
+ * caller's, to be released with tokend_conn_close().
+ */
+enum tokend_err	 tokend_conn_open(struct tokend_conn **conn, const char *path,
+		     int timeout_ms);
+/* Close and free; NULL is allowed. */
+void		 tokend_conn_close(struct tokend_conn *conn);
+/*
+ * The daemon's message for the last refusal on this connection, or "".
+ * The string belongs to the connection and changes with the next call.
+ */
+const char	*tokend_conn_message(const struct tokend_conn *conn);
+/* A static English description of err. */
+const char	*tokend_strerror(enum tokend_err err);
+
+/* PAM message styles, as in <security/pam_appl.h>. */
+enum tokend_prompt_style {
+	TOKEND_PROMPT_ECHO_OFF	= 1,
+	TOKEND_PROMPT_ECHO_ON	= 2,
+	TOKEND_PROMPT_ERROR	= 3,
+	TOKEND_PROMPT_INFO	= 4,
+};
+
+struct tokend_prompt {
+	int		 style;			/* enum tokend_prompt_style */
+	const char	*text;
+};
+
+/*
+ * Conversation callback for tokend_token_issue(): n messages, each to be
+ * shown; for ECHO_OFF/ECHO_ON ones set answers[i] to a malloc'ed string
+ * (the library wipes and frees it).  Leave answers[i] NULL for ERROR/INFO.
+ * Return 0 to go on, -1 to abort the issue.
+ */
+typedef int (*tokend_conv_fn)(int n, const struct tokend_prompt *msgs,
+    char **answers, void *arg);
+
+struct tokend_issue_req {
+	const char		*user;		/* NULL: the caller (others: root only) */
+	const char		*name;		/* NULL: the daemon picks one */
+	int64_t			 expires;	/* unix time, 0: the default lifetime */
+	const char *const	*scopes;
+	unsigned		 nscopes;
+};
+
+/*
+ * Issue a refresh token: the daemon runs PAM for the user and relays its
+ * prompts through conv.  On success token[TOKEND_TOKEN_SIZE] holds the new
+ * refresh token (shown once: wipe it with tokend_wipe() when done) and
+ * *info (may be NULL) describes it.
+ */
+enum tokend_err	 tokend_token_issue(struct tokend_conn *conn,
+		     const struct tokend_issue_req *req, tokend_conv_fn conv,
+		     void *arg, char *token, struct tokend_token *info);
+
+/*
+ * List refresh tokens: the caller's (user NULL, all 0), one user's or
+ * everybody's (admins).  On success *tokens is a malloc'ed array of *n
+ * records, the caller's to free() (NULL when *n is 0).
+ */
+enum tokend_err	 tokend_token_list(struct tokend_conn *conn, const char *user,
+		     int all, struct tokend_token **tokens, size_t *n);
+
+/* Revoke one refresh token by id; its access tokens stop working at once. */
+enum tokend_err	 tokend_token_revoke(struct tokend_conn *conn, const char *id);
+
+/* Revoke every refresh token of user (NULL: the caller); *count may be NULL. */
+enum tokend_err	 tokend_token_revoke_all(struct tokend_conn *conn,
+		     const char *user, uint32_t *count);
+
+/*
+ * Trade a refresh token for an access token, optionally with fewer scopes
+ * and a shorter lifetime (seconds, 0: default).  access[TOKEND_TOKEN_SIZE]
+ * receives the token; *info (may be NULL) its expiry and scopes.
+ */
+enum tokend_err	 tokend_token_exchange(struct tokend_conn *conn,
+		     const char *refresh, const char *const *scopes,
+		     unsigned nscopes, uint32_t lifetime, char *access,
+		     struct tokend_token *info);
+
+/*
+ * Introspect a token (root and the verifier group only).  *active is 1 or
+ * 0; when 1, *info (may be NULL) holds the token's owner, kind, expiry and
+ * scopes.  An inactive token is TOKEND_OK with *active = 0.  A string that
+ * is not a well-formed token gives TOKEND_E_FORMAT without a round trip.
+ */
+enum tokend_err	 tokend_token_verify(struct tokend_conn *conn,
+		     const char *token, int *active, struct tokend_token *info);
+
+struct tokend_status {
+	char		version[32];
+	int		healthy;
+	unsigned	n;			/* counters (admins only; 0 otherwise) */
+	struct {
+		char		key[49];
+		uint64_t	value;
+	} counters[64];
+};
+
+/* Daemon version and health; admins also get counters. */
+enum tokend_err	 tokend_status_get(struct tokend_conn *conn,
+		     struct tokend_status *status);
+
+/*
+ * Check a token's format and checksum locally.  Returns TOKEND_OK and the
+ * kind and public id (id[TOKEND_ID_SIZE], may be NULL), or TOKEND_E_FORMAT.
+ */
+enum tokend_err	 tokend_token_parse(const char *token, int *kind, char *id);
+
+/* Overwrite len bytes with zeros in a way the compiler keeps. */
+void		 tokend_wipe(void *p, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TOKEND_H */
