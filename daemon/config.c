@@ -1,0 +1,726 @@
+/*
+ * tokend.conf: one table names every key, its type, where it lives in
+ * struct config and its allowed range.  config_set() checks one value,
+ * config_load() parses a whole file into a copy, checks the rules that tie
+ * keys together and only then replaces the caller's configuration.
+ */
+#include <sys/types.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <grp.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "proto.h"
+
+#define CONFIG_LINE_MAX		4096		/* bytes, without the newline */
+#define CONFIG_GRBUF_MAX	(4 << 20)	/* getgrnam_r buffer limit */
+
+#define MINUTE		60
+#define HOUR		(60 * MINUTE)
+#define DAY		(24 * HOUR)
+#define KIB		1024ULL
+#define MIB		(1024 * KIB)
+#define GIB		(1024 * MIB)
+
+enum config_type {
+	CONFIG_PATH,		/* char[]: absolute path */
+	CONFIG_PATH_OPT,	/* char[]: absolute path or "" */
+	CONFIG_SERVICE,		/* char[]: PAM service name */
+	CONFIG_GROUP,		/* char[]: group name or "" */
+	CONFIG_COUNT,		/* unsigned: plain integer */
+	CONFIG_MSEC,		/* unsigned: plain integer, milliseconds */
+	CONFIG_BYTES,		/* unsigned: size with optional suffix */
+	CONFIG_SECS,		/* unsigned: duration */
+	CONFIG_SECS64,		/* int64_t: duration */
+	CONFIG_SIZE64,		/* uint64_t: size with optional suffix */
+	CONFIG_BOOL		/* int: yes/no */
+};
+
+struct config_entry {
+	const char		*name;
+	enum config_type	 type;
+	size_t			 off;
+	size_t			 size;
+	uint64_t		 min;
+	uint64_t		 max;
+};
+
+#define CONFIG_FIELD(f) \
+	offsetof(struct config, f), sizeof(((struct config *)0)->f)
+
+static const struct config_entry config_table[] = {
+	{ "socket_path", CONFIG_PATH, CONFIG_FIELD(socket_path), 0, 0 },
+	{ "db_dir", CONFIG_PATH, CONFIG_FIELD(db_dir), 0, 0 },
+	{ "key_file", CONFIG_PATH, CONFIG_FIELD(key_file), 0, 0 },
+	{ "pam_service", CONFIG_SERVICE, CONFIG_FIELD(pam_service), 0, 0 },
+	{ "pam_confdir", CONFIG_PATH_OPT, CONFIG_FIELD(pam_confdir), 0, 0 },
+	{ "admin_group", CONFIG_GROUP, CONFIG_FIELD(admin_group), 0, 0 },
+	{ "verifier_group", CONFIG_GROUP, CONFIG_FIELD(verifier_group), 0, 0 },
+	{ "max_connections", CONFIG_COUNT, CONFIG_FIELD(max_connections),
+	  1, 65536 },
+	{ "max_connections_per_uid", CONFIG_COUNT,
+	  CONFIG_FIELD(max_connections_per_uid), 1, 65536 },
+	{ "max_frame", CONFIG_BYTES, CONFIG_FIELD(max_frame),
+	  256, TOKEND_FRAME_MAX },
+	{ "idle_timeout", CONFIG_SECS, CONFIG_FIELD(idle_timeout), 1, DAY },
+	{ "pam_timeout", CONFIG_SECS, CONFIG_FIELD(pam_timeout), 1, HOUR },
+	{ "max_pam_helpers", CONFIG_COUNT, CONFIG_FIELD(max_pam_helpers),
+	  1, 1024 },
+	{ "pam_serialize", CONFIG_BOOL, CONFIG_FIELD(pam_serialize), 0, 1 },
+	{ "fail_delay_ms", CONFIG_MSEC, CONFIG_FIELD(fail_delay_ms), 0, 10000 },
+	{ "refresh_default", CONFIG_SECS64, CONFIG_FIELD(refresh_default),
+	  MINUTE, 3650ULL * DAY },
+	{ "refresh_max", CONFIG_SECS64, CONFIG_FIELD(refresh_max),
+	  MINUTE, 3650ULL * DAY },
+	{ "access_default", CONFIG_SECS64, CONFIG_FIELD(access_default),
+	  1, DAY },
+	{ "access_max", CONFIG_SECS64, CONFIG_FIELD(access_max), 1, DAY },
+	{ "max_tokens_per_user", CONFIG_COUNT,
+	  CONFIG_FIELD(max_tokens_per_user), 1, 100000 },
+	{ "map_size", CONFIG_SIZE64, CONFIG_FIELD(map_size), MIB, SIZE_MAX },
+	{ "purge_interval", CONFIG_SECS, CONFIG_FIELD(purge_interval),
+	  10, DAY },
+	{ "last_used_flush", CONFIG_SECS, CONFIG_FIELD(last_used_flush),
+	  1, MINUTE },
+};
+#define CONFIG_NENTRIES	(sizeof config_table / sizeof config_table[0])
+
+static void	config_error(char **, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
+
+static void
+config_error(char **cause, const char *fmt, ...)
+{
+	va_list	ap;
+
+	if (cause == NULL)
+		return;
+	va_start(ap, fmt);
+	if (vasprintf(cause, fmt, ap) == -1)
+		*cause = strdup("out of memory");
+	va_end(ap);
+}
+
+static const char *
+config_cause(const char *cause)
+{
+	return (cause != NULL ? cause : "out of memory");
+}
+
+static void
+config_copy(char *dst, size_t size, const char *src)
+{
+	snprintf(dst, size, "%s", src);
+}
+
+void
+config_defaults(struct config *conf)
+{
+	memset(conf, 0, sizeof *conf);
+	config_copy(conf->socket_path, sizeof conf->socket_path,
+	    TOKEND_SOCKET_PATH);
+	config_copy(conf->db_dir, sizeof conf->db_dir, TOKEND_DB_DIR);
+	config_copy(conf->key_file, sizeof conf->key_file, TOKEND_KEY_FILE);
+	config_copy(conf->pam_service, sizeof conf->pam_service,
+	    TOKEND_PAM_SERVICE);
+
+	conf->max_connections = 1024;
+	conf->max_connections_per_uid = 64;
+	conf->max_frame = TOKEND_REQUEST_MAX;
+	conf->idle_timeout = 60;
+
+	conf->pam_timeout = 120;
+	conf->max_pam_helpers = 16;
+	conf->pam_serialize = 0;
+	conf->fail_delay_ms = 2000;
+
+	conf->refresh_default = 90 * DAY;
+	conf->refresh_max = 365 * DAY;
+	conf->access_default = 5 * MINUTE;
+	conf->access_max = HOUR;
+	conf->max_tokens_per_user = 50;
+
+	conf->map_size = GIB;
+	conf->purge_interval = HOUR;
+	conf->last_used_flush = MINUTE;
+}
+
+/* Decimal digits only: no sign, no space, no overflow. */
+static int
+config_parse_digits(const char *s, uint64_t *n, const char **end)
+{
+	uint64_t	v = 0, d;
+
+	if (*s < '0' || *s > '9')
+		return (-1);
+	for (; *s >= '0' && *s <= '9'; s++) {
+		d = (uint64_t)(*s - '0');
+		if (v > (UINT64_MAX - d) / 10)
+			return (-1);
+		v = v * 10 + d;
+	}
+	*n = v;
+	*end = s;
+	return (0);
+}
+
+int
+config_parse_duration(const char *s, int64_t *secs)
+{
+	const char	*end;
+	uint64_t	 n, mult;
+
+	if (s == NULL || config_parse_digits(s, &n, &end) != 0)
+		return (-1);
+	switch (*end) {
+	case '\0':
+	case 's':
+	case 'S':
+		mult = 1;
+		break;
+	case 'm':
+	case 'M':
+		mult = MINUTE;
+		break;
+	case 'h':
+	case 'H':
+		mult = HOUR;
+		break;
+	case 'd':
+	case 'D':
+		mult = DAY;
+		break;
+	default:
+		return (-1);
+	}
+	if (*end != '\0' && end[1] != '\0')
+		return (-1);
+	if (n > (uint64_t)INT64_MAX / mult)
+		return (-1);
+	*secs = (int64_t)(n * mult);
+	return (0);
+}
+
+int
+config_parse_size(const char *s, uint64_t *bytes)
+{
+	const char	*end;
+	uint64_t	 n, mult;
+
+	if (s == NULL || config_parse_digits(s, &n, &end) != 0)
+		return (-1);
+	switch (*end) {
+	case '\0':
+		mult = 1;
+		break;
+	case 'k':
+	case 'K':
+		mult = KIB;
+		break;
+	case 'm':
+	case 'M':
+		mult = MIB;
+		break;
+	case 'g':
+	case 'G':
+		mult = GIB;
+		break;
+	case 't':
+	case 'T':
+		mult = 1024 * GIB;
+		break;
+	default:
+		return (-1);
+	}
+	if (*end != '\0' && end[1] != '\0')
+		return (-1);
+	if (n > UINT64_MAX / mult)
+		return (-1);
+	*bytes = n * mult;
+	return (0);
+}
+
+static int
+config_parse_bool(const char *s, uint64_t *v)
+{
+	if (strcasecmp(s, "yes") == 0 || strcasecmp(s, "true") == 0 ||
+	    strcasecmp(s, "on") == 0 || strcmp(s, "1") == 0) {
+		*v = 1;
+		return (0);
+	}
+	if (strcasecmp(s, "no") == 0 || strcasecmp(s, "false") == 0 ||
+	    strcasecmp(s, "off") == 0 || strcmp(s, "0") == 0) {
+		*v = 0;
+		return (0);
+	}
+	return (-1);
+}
+
+static const struct config_entry *
+config_find(const char *key)
+{
+	size_t	i;
+
+	for (i = 0; i < CONFIG_NENTRIES; i++) {
+		if (strcmp(config_table[i].name, key) == 0)
+			return (&config_table[i]);
+	}
+	return (NULL);
+}
+
+static int
+config_is_string(const struct config_entry *e)
+{
+	switch (e->type) {
+	case CONFIG_PATH:
+	case CONFIG_PATH_OPT:
+	case CONFIG_SERVICE:
+	case CONFIG_GROUP:
+		return (1);
+	default:
+		return (0);
+	}
+}
+
+static const char *
+config_unit(const struct config_entry *e)
+{
+	switch (e->type) {
+	case CONFIG_MSEC:
+		return (" ms");
+	case CONFIG_BYTES:
+	case CONFIG_SIZE64:
+		return (" bytes");
+	case CONFIG_SECS:
+	case CONFIG_SECS64:
+		return (" seconds");
+	default:
+		return ("");
+	}
+}
+
+/* Text value to number, by the entry's type; range is checked elsewhere. */
+static int
+config_parse_number(const struct config_entry *e, const char *s,
+    uint64_t *v)
+{
+	const char	*end;
+	int64_t		 secs;
+
+	switch (e->type) {
+	case CONFIG_COUNT:
+	case CONFIG_MSEC:
+		if (config_parse_digits(s, v, &end) != 0 || *end != '\0')
+			return (-1);
+		return (0);
+	case CONFIG_BYTES:
+	case CONFIG_SIZE64:
+		return (config_parse_size(s, v));
+	case CONFIG_SECS:
+	case CONFIG_SECS64:
+		if (config_parse_duration(s, &secs) != 0)
+			return (-1);
+		*v = (uint64_t)secs;
+		return (0);
+	case CONFIG_BOOL:
+		return (config_parse_bool(s, v));
+	default:
+		return (-1);
+	}
+}
+
+/* Read a numeric field; -1 if it holds a negative value. */
+static int
+config_get_number(const struct config *conf, const struct config_entry *e,
+    uint64_t *v)
+{
+	const char	*p = (const char *)conf + e->off;
+	unsigned	 u;
+	int64_t		 s64;
+	int		 i;
+
+	switch (e->type) {
+	case CONFIG_COUNT:
+	case CONFIG_MSEC:
+	case CONFIG_BYTES:
+	case CONFIG_SECS:
+		memcpy(&u, p, sizeof u);
+		*v = u;
+		return (0);
+	case CONFIG_SECS64:
+		memcpy(&s64, p, sizeof s64);
+		if (s64 < 0)
+			return (-1);
+		*v = (uint64_t)s64;
+		return (0);
+	case CONFIG_SIZE64:
+		memcpy(v, p, sizeof *v);
+		return (0);
+	case CONFIG_BOOL:
+		memcpy(&i, p, sizeof i);
+		*v = i != 0;
+		return (0);
+	default:
+		return (-1);
+	}
+}
+
+/* Store a numeric field; v has been range-checked against the entry. */
+static void
+config_put_number(struct config *conf, const struct config_entry *e,
+    uint64_t v)
+{
+	char		*p = (char *)conf + e->off;
+	unsigned	 u = (unsigned)v;
+	int64_t		 s64 = (int64_t)v;
+	int		 i = v != 0;
+
+	switch (e->type) {
+	case CONFIG_COUNT:
+	case CONFIG_MSEC:
+	case CONFIG_BYTES:
+	case CONFIG_SECS:
+		memcpy(p, &u, sizeof u);
+		break;
+	case CONFIG_SECS64:
+		memcpy(p, &s64, sizeof s64);
+		break;
+	case CONFIG_SIZE64:
+		memcpy(p, &v, sizeof v);
+		break;
+	case CONFIG_BOOL:
+		memcpy(p, &i, sizeof i);
+		break;
+	default:
+		break;
+	}
+}
+
+static int
+config_check_string(const struct config_entry *e, const char *s,
+    char **cause)
+{
+	const unsigned char	*p;
+
+	if (strlen(s) >= e->size) {
+		config_error(cause, "value for %s too long (at most %zu bytes)",
+		    e->name, e->size - 1);
+		return (-1);
+	}
+	for (p = (const unsigned char *)s; *p != '\0'; p++) {
+		if (*p < 0x20 || *p == 0x7f) {
+			config_error(cause, "bad value for %s: control "
+			    "character", e->name);
+			return (-1);
+		}
+	}
+	switch (e->type) {
+	case CONFIG_PATH:
+		if (*s != '/') {
+			config_error(cause, "bad value for %s: '%s' (must be "
+			    "an absolute path)", e->name, s);
+			return (-1);
+		}
+		break;
+	case CONFIG_PATH_OPT:
+		if (*s != '\0' && *s != '/') {
+			config_error(cause, "bad value for %s: '%s' (must be "
+			    "empty or an absolute path)", e->name, s);
+			return (-1);
+		}
+		break;
+	case CONFIG_SERVICE:
+		if (*s == '\0' || strchr(s, '/') != NULL ||
+		    strcmp(s, ".") == 0 || strcmp(s, "..") == 0) {
+			config_error(cause, "bad value for %s: '%s' (must be "
+			    "a PAM service name)", e->name, s);
+			return (-1);
+		}
+		break;
+	default:
+		break;
+	}
+	return (0);
+}
+
+int
+config_set(struct config *conf, const char *key, const char *value,
+    char **cause)
+{
+	const struct config_entry	*e;
+	uint64_t			 v;
+
+	if (key == NULL || (e = config_find(key)) == NULL) {
+		config_error(cause, "unknown key '%s'",
+		    key != NULL ? key : "");
+		return (-1);
+	}
+	if (value == NULL)
+		value = "";
+	if (config_is_string(e)) {
+		if (config_check_string(e, value, cause) != 0)
+			return (-1);
+		memcpy((char *)conf + e->off, value, strlen(value) + 1);
+		return (0);
+	}
+	if (config_parse_number(e, value, &v) != 0) {
+		config_error(cause, "bad value for %s: '%s'", e->name, value);
+		return (-1);
+	}
+	if (v < e->min || v > e->max) {
+		config_error(cause, "bad value for %s: '%s' (must be %" PRIu64
+		    " to %" PRIu64 "%s)", e->name, value, e->min, e->max,
+		    config_unit(e));
+		return (-1);
+	}
+	config_put_number(conf, e, v);
+	return (0);
+}
+
+/* Every field in range, and the rules that tie fields together. */
+static int
+config_check(const struct config *conf, char **cause)
+{
+	const struct config_entry	*e;
+	const char			*s;
+	uint64_t			 v;
+	size_t				 i;
+
+	for (i = 0; i < CONFIG_NENTRIES; i++) {
+		e = &config_table[i];
+		if (config_is_string(e)) {
+			s = (const char *)conf + e->off;
+			if (memchr(s, '\0', e->size) == NULL) {
+				config_error(cause, "value for %s too long",
+				    e->name);
+				return (-1);
+			}
+			if (config_check_string(e, s, cause) != 0)
+				return (-1);
+			continue;
+		}
+		if (config_get_number(conf, e, &v) != 0 ||
+		    v < e->min || v > e->max) {
+			config_error(cause, "bad value for %s (must be %" PRIu64
+			    " to %" PRIu64 "%s)", e->name, e->min, e->max,
+			    config_unit(e));
+			return (-1);
+		}
+	}
+	if (conf->max_connections_per_uid > conf->max_connections) {
+		config_error(cause, "max_connections_per_uid (%u) is larger "
+		    "than max_connections (%u)", conf->max_connections_per_uid,
+		    conf->max_connections);
+		return (-1);
+	}
+	if (conf->refresh_default > conf->refresh_max) {
+		config_error(cause, "refresh_default (%" PRId64 "s) is longer "
+		    "than refresh_max (%" PRId64 "s)", conf->refresh_default,
+		    conf->refresh_max);
+		return (-1);
+	}
+	if (conf->access_default > conf->access_max) {
+		config_error(cause, "access_default (%" PRId64 "s) is longer "
+		    "than access_max (%" PRId64 "s)", conf->access_default,
+		    conf->access_max);
+		return (-1);
+	}
+	return (0);
+}
+
+/*
+ * Read one line without its newline.  1: a line; 0: end of file; -1: read
+ * error (errno set); -2: longer than size - 1 bytes; -3: a NUL byte.
+ */
+static int
+config_read_line(FILE *f, char *buf, size_t size)
+{
+	size_t	len = 0;
+	int	c, nul = 0;
+
+	while ((c = getc(f)) != EOF && c != '\n') {
+		if (c == '\0')
+			nul = 1;
+		if (len == size - 1)
+			return (-2);
+		buf[len++] = (char)c;
+	}
+	buf[len] = '\0';
+	if (c == EOF) {
+		if (ferror(f))
+			return (-1);
+		if (len == 0 && !nul)
+			return (0);
+	}
+	return (nul ? -3 : 1);
+}
+
+static char *
+config_trim(char *s)
+{
+	size_t	len;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	len = strlen(s);
+	while (len > 0 && isspace((unsigned char)s[len - 1]))
+		s[--len] = '\0';
+	return (s);
+}
+
+/*
+ * Split "key = value" in place.  *key is NULL for a blank or comment line.
+ * A '#' starts a comment at the start of the value or after whitespace;
+ * a double-quoted value is taken as is, up to the closing quote.
+ */
+static int
+config_split(char *line, char **key, char **value, char **cause)
+{
+	char	*eq, *v, *p;
+
+	*key = *value = NULL;
+	line = config_trim(line);
+	if (*line == '\0' || *line == '#')
+		return (0);
+	if ((eq = strchr(line, '=')) == NULL) {
+		config_error(cause, "expected 'key = value'");
+		return (-1);
+	}
+	*eq = '\0';
+	*key = config_trim(line);
+	if (**key == '\0') {
+		config_error(cause, "missing key before '='");
+		return (-1);
+	}
+
+	v = eq + 1;
+	while (isspace((unsigned char)*v))
+		v++;
+	if (*v == '"') {
+		v++;
+		if ((p = strchr(v, '"')) == NULL) {
+			config_error(cause, "missing closing quote");
+			return (-1);
+		}
+		*p++ = '\0';
+		while (isspace((unsigned char)*p))
+			p++;
+		if (*p != '\0' && *p != '#') {
+			config_error(cause, "unexpected text after closing "
+			    "quote");
+			return (-1);
+		}
+		*value = v;
+		return (0);
+	}
+	for (p = v; *p != '\0'; p++) {
+		if (*p == '#' && (p == v || isspace((unsigned char)p[-1]))) {
+			*p = '\0';
+			break;
+		}
+	}
+	*value = config_trim(v);
+	return (0);
+}
+
+int
+config_load(struct config *conf, const char *path, int must_exist,
+    char **cause)
+{
+	struct config	 tmp;
+	FILE		*f = NULL;
+	char		 line[CONFIG_LINE_MAX + 1];
+	char		*key, *value, *c = NULL;
+	unsigned	 lineno = 0;
+	int		 r;
+
+	tmp = *conf;
+	if ((f = fopen(path, "re")) == NULL) {
+		if (errno == ENOENT && !must_exist)
+			return (0);
+		config_error(cause, "%s: %s", path, strerror(errno));
+		goto fail;
+	}
+	for (;;) {
+		r = config_read_line(f, line, sizeof line);
+		if (r == 0)
+			break;
+		lineno++;
+		switch (r) {
+		case -1:
+			config_error(cause, "%s: %s", path, strerror(errno));
+			goto fail;
+		case -2:
+			config_error(cause, "%s:%u: line too long (more than "
+			    "%d bytes)", path, lineno, CONFIG_LINE_MAX);
+			goto fail;
+		case -3:
+			config_error(cause, "%s:%u: NUL byte in line", path,
+			    lineno);
+			goto fail;
+		}
+		if (config_split(line, &key, &value, &c) != 0 ||
+		    (key != NULL && config_set(&tmp, key, value, &c) != 0)) {
+			config_error(cause, "%s:%u: %s", path, lineno,
+			    config_cause(c));
+			goto fail;
+		}
+	}
+	if (config_check(&tmp, &c) != 0) {
+		config_error(cause, "%s: %s", path, config_cause(c));
+		goto fail;
+	}
+	fclose(f);
+	*conf = tmp;
+	return (0);
+
+fail:
+	free(c);
+	if (f != NULL)
+		fclose(f);
+	return (-1);
+}
+
+int
+config_group_gid(const char *name, gid_t *gid)
+{
+	struct group	 gr, *res = NULL;
+	char		*buf = NULL, *nbuf;
+	size_t		 len;
+	long		 max;
+	int		 error, ret = -1;
+
+	if (name == NULL || *name == '\0')
+		return (-1);
+	max = sysconf(_SC_GETGR_R_SIZE_MAX);
+	len = max > 0 && max < CONFIG_GRBUF_MAX ? (size_t)max : 1024;
+	for (;;) {
+		if ((nbuf = realloc(buf, len)) == NULL)
+			goto done;
+		buf = nbuf;
+		error = getgrnam_r(name, &gr, buf, len, &res);
+		if (error != ERANGE)
+			break;
+		if (len >= CONFIG_GRBUF_MAX)
+			goto done;
+		len *= 2;
+	}
+	if (error == 0 && res != NULL) {
+		*gid = res->gr_gid;
+		ret = 0;
+	}
+
+done:
+	free(buf);
+	return (ret);
+}

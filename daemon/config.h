@@ -1,0 +1,75 @@
+/*
+ * tokend.conf: "key = value" lines, '#' comments.  Every limit the daemon
+ * enforces is here, with its default in config_defaults().
+ */
+#ifndef TOKEND_CONFIG_H
+#define TOKEND_CONFIG_H
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define TOKEND_CONF_FILE	"/etc/tokend/tokend.conf"
+#define TOKEND_SOCKET_PATH	"/run/tokend/tokend.sock"
+#define TOKEND_DB_DIR		"/var/lib/tokend"
+#define TOKEND_KEY_FILE		"/var/lib/tokend/hash.key"
+#define TOKEND_PAM_SERVICE	"tokend"
+
+struct config {
+	/* paths (flags override; a reload does not move them) */
+	char		socket_path[PATH_MAX];
+	char		db_dir[PATH_MAX];
+	char		key_file[PATH_MAX];
+	char		pam_service[64];
+	char		pam_confdir[PATH_MAX];	/* "" = the system's /etc/pam.d */
+
+	/* who */
+	char		admin_group[64];	/* "" = root only */
+	char		verifier_group[64];	/* "" = root only */
+
+	/* connection limits */
+	unsigned	max_connections;	/* 1024 */
+	unsigned	max_connections_per_uid;/* 64 */
+	unsigned	max_frame;		/* request body bytes, 16384 */
+	unsigned	idle_timeout;		/* seconds, 60 */
+
+	/* PAM */
+	unsigned	pam_timeout;		/* seconds per conversation step, 120 */
+	unsigned	max_pam_helpers;	/* concurrent helpers, 16 */
+	int		pam_serialize;		/* one helper at a time (shared pam_oath file) */
+	unsigned	fail_delay_ms;		/* delay before reporting a failed auth, 2000 */
+
+	/* tokens (seconds) */
+	int64_t		refresh_default;	/* 90 days */
+	int64_t		refresh_max;		/* 365 days */
+	int64_t		access_default;		/* 5 minutes */
+	int64_t		access_max;		/* 1 hour */
+	unsigned	max_tokens_per_user;	/* 50 */
+
+	/* store */
+	uint64_t	map_size;		/* bytes, 1 GiB */
+	unsigned	purge_interval;		/* seconds, 3600 */
+	unsigned	last_used_flush;	/* seconds, 60 (at most 60) */
+};
+
+void	 config_defaults(struct config *conf);
+/*
+ * Parse path into *conf, starting from *conf's current values.  On any
+ * error *conf is left untouched, -1 is returned and *cause (malloc'ed)
+ * names the file, line and problem.  A missing file is an error only when
+ * must_exist is set.
+ */
+int	 config_load(struct config *conf, const char *path, int must_exist,
+	     char **cause);
+/* Set one key from its text value (the parser and tests use this). */
+int	 config_set(struct config *conf, const char *key, const char *value,
+	     char **cause);
+/* "90d", "12h", "5m", "30s", "30": seconds.  0 on success. */
+int	 config_parse_duration(const char *s, int64_t *secs);
+/* "1G", "512M", "64k", "4096": bytes.  0 on success. */
+int	 config_parse_size(const char *s, uint64_t *bytes);
+/* Resolve a group name to a gid; 0 on success, -1 when unknown. */
+int	 config_group_gid(const char *name, gid_t *gid);
+
+#endif /* TOKEND_CONFIG_H */

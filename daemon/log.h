@@ -1,0 +1,25 @@
+/*
+ * Logging: stderr with sd-daemon priority prefixes ("<6>...") when running
+ * in the foreground (journald reads them), syslog otherwise.  Never pass a
+ * secret to any of these.
+ */
+#ifndef TOKEND_LOG_H
+#define TOKEND_LOG_H
+
+#include <stdarg.h>
+
+void	 log_init(int to_stderr, int debug);
+void	 log_set_debug(int debug);
+void	 log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	 log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	 log_notice(const char *, ...) __attribute__((format(printf, 1, 2)));
+/* log_warn appends ": strerror(errno)"; log_warnx does not. */
+void	 log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	 log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));
+/* Start-up failures and broken invariants only: log, then exit(1). */
+void	 fatal(const char *, ...)
+	     __attribute__((format(printf, 1, 2), noreturn));
+void	 fatalx(const char *, ...)
+	     __attribute__((format(printf, 1, 2), noreturn));
+
+#endif /* TOKEND_LOG_H */
