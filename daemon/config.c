@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "util.h"
 #include "proto.h"
 
 #define CONFIG_LINE_MAX		4096		/* bytes, without the newline */
@@ -94,22 +95,6 @@ static const struct config_entry config_table[] = {
 	  1, MINUTE },
 };
 #define CONFIG_NENTRIES	(sizeof config_table / sizeof config_table[0])
-
-static void	config_error(char **, const char *, ...)
-		    __attribute__((format(printf, 2, 3)));
-
-static void
-config_error(char **cause, const char *fmt, ...)
-{
-	va_list	ap;
-
-	if (cause == NULL)
-		return;
-	va_start(ap, fmt);
-	if (vasprintf(cause, fmt, ap) == -1)
-		*cause = strdup("out of memory");
-	va_end(ap);
-}
 
 static const char *
 config_cause(const char *cause)
@@ -413,13 +398,13 @@ config_check_string(const struct config_entry *e, const char *s,
 	const unsigned char	*p;
 
 	if (strlen(s) >= e->size) {
-		config_error(cause, "value for %s too long (at most %zu bytes)",
+		cause_set(cause, "value for %s too long (at most %zu bytes)",
 		    e->name, e->size - 1);
 		return (-1);
 	}
 	for (p = (const unsigned char *)s; *p != '\0'; p++) {
 		if (*p < 0x20 || *p == 0x7f) {
-			config_error(cause, "bad value for %s: control "
+			cause_set(cause, "bad value for %s: control "
 			    "character", e->name);
 			return (-1);
 		}
@@ -427,14 +412,14 @@ config_check_string(const struct config_entry *e, const char *s,
 	switch (e->type) {
 	case CONFIG_PATH:
 		if (*s != '/') {
-			config_error(cause, "bad value for %s: '%s' (must be "
+			cause_set(cause, "bad value for %s: '%s' (must be "
 			    "an absolute path)", e->name, s);
 			return (-1);
 		}
 		break;
 	case CONFIG_PATH_OPT:
 		if (*s != '\0' && *s != '/') {
-			config_error(cause, "bad value for %s: '%s' (must be "
+			cause_set(cause, "bad value for %s: '%s' (must be "
 			    "empty or an absolute path)", e->name, s);
 			return (-1);
 		}
@@ -442,7 +427,7 @@ config_check_string(const struct config_entry *e, const char *s,
 	case CONFIG_SERVICE:
 		if (*s == '\0' || strchr(s, '/') != NULL ||
 		    strcmp(s, ".") == 0 || strcmp(s, "..") == 0) {
-			config_error(cause, "bad value for %s: '%s' (must be "
+			cause_set(cause, "bad value for %s: '%s' (must be "
 			    "a PAM service name)", e->name, s);
 			return (-1);
 		}
@@ -461,7 +446,7 @@ config_set(struct config *conf, const char *key, const char *value,
 	uint64_t			 v;
 
 	if (key == NULL || (e = config_find(key)) == NULL) {
-		config_error(cause, "unknown key '%s'",
+		cause_set(cause, "unknown key '%s'",
 		    key != NULL ? key : "");
 		return (-1);
 	}
@@ -474,11 +459,11 @@ config_set(struct config *conf, const char *key, const char *value,
 		return (0);
 	}
 	if (config_parse_number(e, value, &v) != 0) {
-		config_error(cause, "bad value for %s: '%s'", e->name, value);
+		cause_set(cause, "bad value for %s: '%s'", e->name, value);
 		return (-1);
 	}
 	if (v < e->min || v > e->max) {
-		config_error(cause, "bad value for %s: '%s' (must be %" PRIu64
+		cause_set(cause, "bad value for %s: '%s' (must be %" PRIu64
 		    " to %" PRIu64 "%s)", e->name, value, e->min, e->max,
 		    config_unit(e));
 		return (-1);
@@ -501,7 +486,7 @@ config_check(const struct config *conf, char **cause)
 		if (config_is_string(e)) {
 			s = (const char *)conf + e->off;
 			if (memchr(s, '\0', e->size) == NULL) {
-				config_error(cause, "value for %s too long",
+				cause_set(cause, "value for %s too long",
 				    e->name);
 				return (-1);
 			}
@@ -511,26 +496,26 @@ config_check(const struct config *conf, char **cause)
 		}
 		if (config_get_number(conf, e, &v) != 0 ||
 		    v < e->min || v > e->max) {
-			config_error(cause, "bad value for %s (must be %" PRIu64
+			cause_set(cause, "bad value for %s (must be %" PRIu64
 			    " to %" PRIu64 "%s)", e->name, e->min, e->max,
 			    config_unit(e));
 			return (-1);
 		}
 	}
 	if (conf->max_connections_per_uid > conf->max_connections) {
-		config_error(cause, "max_connections_per_uid (%u) is larger "
+		cause_set(cause, "max_connections_per_uid (%u) is larger "
 		    "than max_connections (%u)", conf->max_connections_per_uid,
 		    conf->max_connections);
 		return (-1);
 	}
 	if (conf->refresh_default > conf->refresh_max) {
-		config_error(cause, "refresh_default (%" PRId64 "s) is longer "
+		cause_set(cause, "refresh_default (%" PRId64 "s) is longer "
 		    "than refresh_max (%" PRId64 "s)", conf->refresh_default,
 		    conf->refresh_max);
 		return (-1);
 	}
 	if (conf->access_default > conf->access_max) {
-		config_error(cause, "access_default (%" PRId64 "s) is longer "
+		cause_set(cause, "access_default (%" PRId64 "s) is longer "
 		    "than access_max (%" PRId64 "s)", conf->access_default,
 		    conf->access_max);
 		return (-1);
@@ -593,13 +578,13 @@ config_split(char *line, char **key, char **value, char **cause)
 	if (*line == '\0' || *line == '#')
 		return (0);
 	if ((eq = strchr(line, '=')) == NULL) {
-		config_error(cause, "expected 'key = value'");
+		cause_set(cause, "expected 'key = value'");
 		return (-1);
 	}
 	*eq = '\0';
 	*key = config_trim(line);
 	if (**key == '\0') {
-		config_error(cause, "missing key before '='");
+		cause_set(cause, "missing key before '='");
 		return (-1);
 	}
 
@@ -609,14 +594,14 @@ config_split(char *line, char **key, char **value, char **cause)
 	if (*v == '"') {
 		v++;
 		if ((p = strchr(v, '"')) == NULL) {
-			config_error(cause, "missing closing quote");
+			cause_set(cause, "missing closing quote");
 			return (-1);
 		}
 		*p++ = '\0';
 		while (isspace((unsigned char)*p))
 			p++;
 		if (*p != '\0' && *p != '#') {
-			config_error(cause, "unexpected text after closing "
+			cause_set(cause, "unexpected text after closing "
 			    "quote");
 			return (-1);
 		}
@@ -648,7 +633,7 @@ config_load(struct config *conf, const char *path, int must_exist,
 	if ((f = fopen(path, "re")) == NULL) {
 		if (errno == ENOENT && !must_exist)
 			return (0);
-		config_error(cause, "%s: %s", path, strerror(errno));
+		cause_set(cause, "%s: %s", path, strerror(errno));
 		goto fail;
 	}
 	for (;;) {
@@ -658,26 +643,26 @@ config_load(struct config *conf, const char *path, int must_exist,
 		lineno++;
 		switch (r) {
 		case -1:
-			config_error(cause, "%s: %s", path, strerror(errno));
+			cause_set(cause, "%s: %s", path, strerror(errno));
 			goto fail;
 		case -2:
-			config_error(cause, "%s:%u: line too long (more than "
+			cause_set(cause, "%s:%u: line too long (more than "
 			    "%d bytes)", path, lineno, CONFIG_LINE_MAX);
 			goto fail;
 		case -3:
-			config_error(cause, "%s:%u: NUL byte in line", path,
+			cause_set(cause, "%s:%u: NUL byte in line", path,
 			    lineno);
 			goto fail;
 		}
 		if (config_split(line, &key, &value, &c) != 0 ||
 		    (key != NULL && config_set(&tmp, key, value, &c) != 0)) {
-			config_error(cause, "%s:%u: %s", path, lineno,
+			cause_set(cause, "%s:%u: %s", path, lineno,
 			    config_cause(c));
 			goto fail;
 		}
 	}
 	if (config_check(&tmp, &c) != 0) {
-		config_error(cause, "%s: %s", path, config_cause(c));
+		cause_set(cause, "%s: %s", path, config_cause(c));
 		goto fail;
 	}
 	fclose(f);
