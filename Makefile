@@ -35,7 +35,7 @@ endif
 
 PKG_CFLAGS	:= $(shell $(PKG_CONFIG) --cflags $(PKGS))
 CFLAGS		?=
-CPPFLAGS	+= -D_GNU_SOURCE -DTOKEND_VERSION='"$(VERSION)"' -Iprotocol -Idaemon -Iclient
+CPPFLAGS	+= -D_GNU_SOURCE -DTOKEND_VERSION='"$(VERSION)"' -Iprotocol -Idaemon -Iclient -Ipam
 ALL_CFLAGS	= -std=c11 $(OPT) $(WARN) $(HARDEN) -fPIC $(PKG_CFLAGS) $(CFLAGS)
 LDHARDEN	= -Wl,-z,relro,-z,now
 EXE_LDFLAGS	= $(if $(filter 1,$(SAN)),,-pie) $(LDHARDEN) $(SANLD) $(LDFLAGS)
@@ -63,10 +63,15 @@ DAEMON_LIBS	= $(LIBEVENT_LIBS) $(LMDB_LIBS) $(SODIUM_LIBS) $(PAM_LIBS)
 CLIENT_OBJS	= client/tokenctl.o client/cmd_issue.o client/cmd_list.o client/cmd_delete.o \
 		  client/cmd_token.o client/prompt.o client/output.o
 
+# pam/
+PAM_OBJS	= pam/pam_tokend.o pam/pamcore.o
+PAM_MODULE	= pam/pam_tokend.so
+
 UNIT_TESTS	= tests/unit/test_tokenfmt tests/unit/test_proto tests/unit/test_token \
 		  tests/unit/test_store tests/unit/test_config
 
-all: daemon/tokend client/tokenctl $(LIB_A) $(LIB_SO) protocol/tokend.pc
+all: daemon/tokend client/tokenctl $(LIB_A) $(LIB_SO) protocol/tokend.pc $(PAM_MODULE) \
+	tests/pam/pamdrive examples/bearer
 
 %.o: %.c
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
@@ -90,6 +95,17 @@ daemon/tokend: $(DAEMON_OBJS) $(PROTO_OBJS)
 client/tokenctl: $(CLIENT_OBJS) $(LIB_A)
 	$(CC) $(EXE_LDFLAGS) -o $@ $(CLIENT_OBJS) $(LIB_A) $(JSON_LIBS)
 
+# Only pam_sm_* leave the module; libtokend is linked in, hidden.
+$(PAM_MODULE): $(PAM_OBJS) $(LIB_OBJS) pam/pam_tokend.map
+	$(CC) -shared -Wl,--version-script=pam/pam_tokend.map $(LDHARDEN) $(SANLD) $(LDFLAGS) \
+	    -o $@ $(PAM_OBJS) $(LIB_OBJS) $(PAM_LIBS)
+
+examples/bearer: examples/bearer.o $(LIB_A)
+	$(CC) $(EXE_LDFLAGS) -o $@ examples/bearer.o $(LIB_A)
+
+tests/pam/pamdrive: tests/pam/pamdrive.o
+	$(CC) $(EXE_LDFLAGS) -o $@ $^ $(PAM_LIBS)
+
 tests/unit/test_tokenfmt: tests/unit/test_tokenfmt.o $(PROTO_OBJS)
 	$(CC) $(EXE_LDFLAGS) -o $@ $^ $(SODIUM_LIBS)
 tests/unit/test_proto: tests/unit/test_proto.o $(PROTO_OBJS)
@@ -106,8 +122,14 @@ check: all $(UNIT_TESTS)
 
 clean:
 	rm -f */*.o */*/*.o */*.d */*/*.d daemon/tokend client/tokenctl $(UNIT_TESTS) \
+	    $(PAM_MODULE) tests/pam/pamdrive examples/bearer \
 	    $(LIB_A) protocol/libtokend.so* protocol/tokend.pc
 
 .PHONY: all check clean
 
 -include $(wildcard */*.d */*/*.d)
+
+# Install rules, the benchmark and the fuzzers live beside what they build.
+-include packaging/install.mk
+-include tests/bench/bench.mk
+-include tests/fuzz/fuzz.mk

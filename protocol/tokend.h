@@ -186,7 +186,8 @@ enum tokend_err	 tokend_status_get(struct tokend_conn *conn,
 
 /*
  * Check a token's format and checksum locally.  Returns TOKEND_OK and the
- * kind and public id (id[TOKEND_ID_SIZE], may be NULL), or TOKEND_E_FORMAT.
+ * kind and public id (id[TOKEND_ID_SIZE], may be NULL; for an access token
+ * the id of its refresh token), or TOKEND_E_FORMAT.
  */
 enum tokend_err	 tokend_token_parse(const char *token, int *kind, char *id);
 

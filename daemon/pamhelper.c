@@ -1,0 +1,525 @@
+/*
+ * PAM in a child process, one per ISSUE (OpenSSH's reason: PAM modules
+ * block for seconds and are not assumed thread-safe).  The child runs
+ * pam_authenticate + pam_acct_mgmt for the user and sends each
+ * conversation call to the daemon as a CONV frame over a SOCK_SEQPACKET
+ * socketpair; the daemon relays it to the client and the client's
+ * CONV_REPLY back.  The event loop never waits: each step has a timer,
+ * and a helper that hangs or dies is killed, reaped and reported.
+ */
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <security/pam_appl.h>
+
+#include "daemon.h"
+#include "log.h"
+#include "token.h"
+
+#define MSG_HELPER_RESULT	0xf0	/* child -> daemon only, never on the client socket */
+#define HELPER_BUF		(TOKEND_HDR_LEN + TOKEND_FRAME_MAX)
+
+struct pamhelper {
+	pid_t		 pid;
+	int		 fd;
+	struct conn	*c;
+	struct event	*ev_read;
+	struct event	*ev_timer;	/* conversation step, then failure delay */
+	int		 nprompts;	/* messages in the CONV awaiting a reply; 0: none */
+	int		 failed;	/* waiting out the failure delay */
+	char		 user[TOKEND_USER_MAX + 1];
+};
+
+static void	pamhelper_read_cb(evutil_socket_t, short, void *);
+static void	pamhelper_timer_cb(evutil_socket_t, short, void *);
+
+/* ---- child side ---- */
+
+static int	child_fd = -1;
+
+static void
+child_send(const struct wbuf *w)
+{
+	if (w->failed || send(child_fd, w->data, w->len, MSG_NOSIGNAL) == -1)
+		_exit(2);
+}
+
+/* The daemon applies its own fixed delay, without blocking anything. */
+static void
+child_fail_delay(int retval, unsigned usec, void *arg)
+{
+	(void)retval;
+	(void)usec;
+	(void)arg;
+}
+
+static int
+child_conv(int n, const struct pam_message **msg, struct pam_response **resp,
+    void *arg)
+{
+	static uint8_t		 buf[HELPER_BUF];
+	struct msg_conv		*m = NULL;
+	struct msg_conv_reply	*r = NULL;
+	struct pam_response	*out = NULL;
+	struct frame_hdr	 hdr;
+	struct wbuf		 w;
+	ssize_t			 len;
+	int			 i, rc = PAM_CONV_ERR;
+
+	(void)arg;
+	*resp = NULL;
+	wbuf_init(&w);
+	if (n <= 0 || n > TOKEND_CONV_MAX)
+		return PAM_CONV_ERR;
+	m = calloc(1, sizeof(*m));
+	r = calloc(1, sizeof(*r));
+	out = calloc((size_t)n, sizeof(*out));
+	if (m == NULL || r == NULL || out == NULL)
+		goto done;
+	m->n = (uint8_t)n;
+	for (i = 0; i < n; i++) {
+		if (msg[i]->msg_style < PAM_PROMPT_ECHO_OFF ||
+		    msg[i]->msg_style > PAM_TEXT_INFO)
+			goto done;
+		m->style[i] = (uint8_t)msg[i]->msg_style;
+		snprintf(m->text[i], sizeof(m->text[i]), "%s",
+		    msg[i]->msg ? msg[i]->msg : "");
+	}
+	enc_conv(&w, m);
+	child_send(&w);
+	len = recv(child_fd, buf, sizeof(buf), 0);
+	if (len < TOKEND_HDR_LEN || frame_hdr_decode(buf, &hdr) == -1 ||
+	    hdr.type != MSG_CONV_REPLY ||
+	    (size_t)len != TOKEND_HDR_LEN + hdr.length ||
+	    dec_conv_reply(buf + TOKEND_HDR_LEN, hdr.length, r) == -1 ||
+	    r->n != n)
+		goto done;
+	for (i = 0; i < n; i++) {
+		if (m->style[i] != PAM_PROMPT_ECHO_OFF &&
+		    m->style[i] != PAM_PROMPT_ECHO_ON)
+			continue;
+		if ((out[i].resp = strdup(r->answers[i])) == NULL)
+			goto done;
+	}
+	*resp = out;
+	out = NULL;
+	rc = PAM_SUCCESS;
+done:
+	explicit_bzero(buf, sizeof(buf));
+	if (r != NULL) {
+		explicit_bzero(r, sizeof(*r));
+		free(r);
+	}
+	if (out != NULL) {
+		for (i = 0; i < n; i++)
+			if (out[i].resp != NULL) {
+				explicit_bzero(out[i].resp, strlen(out[i].resp));
+				free(out[i].resp);
+			}
+		free(out);
+	}
+	free(m);
+	wbuf_free(&w);
+	return rc;
+}
+
+static void
+child_result(int ok, const char *message)
+{
+	struct wbuf	w;
+	size_t		off;
+
+	wbuf_init(&w);
+	off = frame_begin(&w, MSG_HELPER_RESULT);
+	wbuf_u8(&w, ok ? 1 : 0);
+	wbuf_str(&w, message);
+	frame_end(&w, off);
+	child_send(&w);
+	wbuf_free(&w);
+}
+
+static void __attribute__((noreturn))
+child_main(int fd, const char *user, const char *ruser)
+{
+	struct pam_conv	 conv = { child_conv, NULL };
+	pam_handle_t	*pamh = NULL;
+	sigset_t	 set;
+	int		 rc, devnull;
+	union {
+		void	(*fn)(int, unsigned, void *);
+		const void *p;
+	} delay = { child_fail_delay };
+
+	/* Undo what the daemon set up; keep only the channel and stdio. */
+	signal(SIGCHLD, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGHUP, SIG_DFL);
+	signal(SIGINT, SIG_DFL);
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigprocmask(SIG_SETMASK, &set, NULL);
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	prctl(PR_SET_DUMPABLE, 0);
+	if ((devnull = open("/dev/null", O_RDWR)) != -1) {
+		dup2(devnull, STDIN_FILENO);
+		if (devnull != STDIN_FILENO)
+			close(devnull);
+	}
+	if (fd != 3) {
+		if (dup2(fd, 3) == -1)
+			_exit(2);
+		fd = 3;
+	}
+	closefrom(4);
+	child_fd = fd;
+	/* The child never mints tokens: its copy of the keys goes at once. */
+	token_keys_free(td->keys);
+	td->keys = NULL;
+
+	if (td->conf.pam_confdir[0] != '\0')
+		rc = pam_start_confdir(td->conf.pam_service, user, &conv,
+		    td->conf.pam_confdir, &pamh);
+	else
+		rc = pam_start(td->conf.pam_service, user, &conv, &pamh);
+	if (rc != PAM_SUCCESS) {
+		child_result(0, "pam_start failed");
+		_exit(1);
+	}
+	pam_set_item(pamh, PAM_FAIL_DELAY, delay.p);
+	pam_set_item(pamh, PAM_RUSER, ruser);
+	rc = pam_authenticate(pamh, PAM_DISALLOW_NULL_AUTHTOK);
+	if (rc == PAM_SUCCESS)
+		rc = pam_acct_mgmt(pamh, PAM_DISALLOW_NULL_AUTHTOK);
+	if (rc == PAM_SUCCESS)
+		child_result(1, "ok");
+	else if (rc == PAM_NEW_AUTHTOK_REQD)
+		child_result(0, "password expired: change it first");
+	else
+		child_result(0, pam_strerror(pamh, rc));
+	pam_end(pamh, rc);
+	_exit(0);
+}
+
+/* ---- daemon side ---- */
+
+static void
+pamhelper_free(struct pamhelper *h)
+{
+	if (h->pid > 0) {
+		kill(h->pid, SIGKILL);	/* reaped by the SIGCHLD handler */
+		td->npam--;
+	}
+	if (h->ev_read != NULL)
+		event_free(h->ev_read);
+	if (h->ev_timer != NULL)
+		event_free(h->ev_timer);
+	if (h->fd != -1)
+		close(h->fd);
+	free(h);
+}
+
+static void pamhelper_next(void);
+
+/* The ISSUE on c is over (its reply is queued): let c's later frames in. */
+static void
+pamhelper_finish(struct conn *c)
+{
+	struct pamhelper	*h = c->pam;
+
+	c->pam = NULL;
+	if (h != NULL)
+		pamhelper_free(h);
+	if (c->issue != NULL) {
+		explicit_bzero(c->issue, sizeof(*c->issue));
+		free(c->issue);
+		c->issue = NULL;
+	}
+	pamhelper_next();
+	conn_resume(c);
+}
+
+static void
+pamhelper_arm(struct pamhelper *h, unsigned msec)
+{
+	struct timeval	tv = { msec / 1000, (msec % 1000) * 1000 };
+
+	event_add(h->ev_timer, &tv);
+}
+
+static void
+pamhelper_start(struct conn *c)
+{
+	struct pamhelper	*h;
+	char			 ruser[TOKEND_USER_MAX + 1];
+	int			 sv[2];
+
+	if (dispatch_user_name(c->uid, ruser, sizeof(ruser)) == NULL)
+		snprintf(ruser, sizeof(ruser), "%u", (unsigned)c->uid);
+	if ((h = calloc(1, sizeof(*h))) == NULL)
+		goto fail;
+	h->fd = -1;
+	h->c = c;
+	snprintf(h->user, sizeof(h->user), "%s", c->issue->user);
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1) {
+		log_warn("socketpair");
+		free(h);
+		goto fail;
+	}
+	switch ((h->pid = fork())) {
+	case -1:
+		log_warn("fork");
+		close(sv[0]);
+		close(sv[1]);
+		free(h);
+		goto fail;
+	case 0:
+		close(sv[0]);
+		child_main(sv[1], h->user, ruser);
+	}
+	close(sv[1]);
+	h->fd = sv[0];
+	td->npam++;
+	c->pam = h;
+	fcntl(h->fd, F_SETFL, fcntl(h->fd, F_GETFL) | O_NONBLOCK);
+	h->ev_read = event_new(td->base, h->fd, EV_READ | EV_PERSIST,
+	    pamhelper_read_cb, h);
+	h->ev_timer = evtimer_new(td->base, pamhelper_timer_cb, h);
+	if (h->ev_read == NULL || h->ev_timer == NULL) {
+		conn_error(c, PERR_INTERNAL, "cannot start authentication");
+		pamhelper_finish(c);
+		return;
+	}
+	event_add(h->ev_read, NULL);
+	pamhelper_arm(h, td->conf.pam_timeout * 1000);
+	log_debug("PAM helper %d started for %s, caller uid %u pid %d",
+	    (int)h->pid, h->user, (unsigned)c->uid, (int)c->pid);
+	return;
+fail:
+	conn_error(c, PERR_INTERNAL, "cannot start authentication");
+	pamhelper_finish(c);
+}
+
+static int
+pamhelper_slot_free(void)
+{
+	if (td->conf.pam_serialize)
+		return td->npam == 0;
+	return td->npam < td->conf.max_pam_helpers;
+}
+
+static void
+pamhelper_next(void)
+{
+	struct conn	*c;
+
+	while (!td->stopping && pamhelper_slot_free() &&
+	    (c = TAILQ_FIRST(&td->pam_queue)) != NULL) {
+		TAILQ_REMOVE(&td->pam_queue, c, qentry);
+		c->queued = 0;
+		pamhelper_start(c);
+		conn_flush(c);
+	}
+}
+
+void
+pamhelper_request(struct conn *c)
+{
+	if (pamhelper_slot_free() && TAILQ_EMPTY(&td->pam_queue)) {
+		pamhelper_start(c);
+		return;
+	}
+	log_debug("ISSUE for %s waits for a PAM helper (%u running)",
+	    c->issue->user, td->npam);
+	TAILQ_INSERT_TAIL(&td->pam_queue, c, qentry);
+	c->queued = 1;
+}
+
+void
+pamhelper_reply(struct conn *c, const uint8_t *body, size_t len)
+{
+	struct pamhelper	*h = c->pam;
+	struct msg_conv_reply	*r;
+	struct wbuf		 w;
+	size_t			 off;
+	int			 ok;
+
+	if (h->nprompts == 0) {
+		conn_error(c, PERR_MALFORMED, "CONV_REPLY without a prompt");
+		c->closing = 1;
+		return;
+	}
+	if ((r = calloc(1, sizeof(*r))) == NULL) {
+		conn_error(c, PERR_INTERNAL, "out of memory");
+		pamhelper_finish(c);
+		return;
+	}
+	ok = dec_conv_reply(body, len, r) == 0 && r->n == h->nprompts;
+	explicit_bzero(r, sizeof(*r));
+	free(r);
+	if (!ok) {
+		conn_error(c, PERR_MALFORMED, "CONV_REPLY does not match the "
+		    "prompt");
+		c->closing = 1;
+		return;
+	}
+	wbuf_init(&w);
+	off = frame_begin(&w, MSG_CONV_REPLY);
+	wbuf_put(&w, body, len);
+	frame_end(&w, off);
+	if (w.failed || send(h->fd, w.data, w.len, MSG_NOSIGNAL) == -1) {
+		wbuf_free(&w);
+		conn_error(c, PERR_INTERNAL, "authentication helper failed");
+		pamhelper_finish(c);
+		return;
+	}
+	wbuf_free(&w);
+	h->nprompts = 0;
+	pamhelper_arm(h, td->conf.pam_timeout * 1000);
+}
+
+/* A failure is reported only after the delay, so guessing stays slow. */
+static void
+pamhelper_failed(struct pamhelper *h, const char *why)
+{
+	log_notice("authentication failed for %s (caller uid %u pid %d): %s",
+	    h->user, (unsigned)h->c->uid, (int)h->c->pid, why);
+	td->stats.pam_failures++;
+	event_del(h->ev_read);
+	kill(h->pid, SIGKILL);
+	h->pid = 0;
+	td->npam--;
+	h->failed = 1;
+	pamhelper_arm(h, td->conf.fail_delay_ms);
+	pamhelper_next();
+}
+
+static void
+pamhelper_read_cb(evutil_socket_t fd, short events, void *arg)
+{
+	static uint8_t		 buf[HELPER_BUF];
+	struct pamhelper	*h = arg;
+	struct conn		*c = h->c;
+	struct frame_hdr	 hdr;
+	struct msg_conv		*m;
+	struct rbuf		 r;
+	char			 why[TOKEND_ERRMSG_MAX + 1];
+	ssize_t			 len;
+	int			 ok;
+
+	(void)events;
+	len = recv(fd, buf, sizeof(buf), 0);
+	if (len == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (len < TOKEND_HDR_LEN || frame_hdr_decode(buf, &hdr) == -1 ||
+	    (size_t)len != TOKEND_HDR_LEN + hdr.length) {
+		log_warnx("PAM helper %d for %s ended without an answer",
+		    (int)h->pid, h->user);
+		conn_error(c, PERR_INTERNAL, "the authentication helper failed");
+		pamhelper_finish(c);
+		return;
+	}
+	if (hdr.type == MSG_CONV && h->nprompts == 0) {
+		if ((m = calloc(1, sizeof(*m))) == NULL ||
+		    dec_conv(buf + TOKEND_HDR_LEN, hdr.length, m) == -1) {
+			free(m);
+			conn_error(c, PERR_INTERNAL, "bad message from the "
+			    "authentication helper");
+			pamhelper_finish(c);
+			return;
+		}
+		h->nprompts = m->n;
+		free(m);
+		wbuf_put(&c->out, buf, (size_t)len);
+		explicit_bzero(buf, (size_t)len);
+		pamhelper_arm(h, td->conf.pam_timeout * 1000);
+		conn_flush(c);
+		return;
+	}
+	if (hdr.type != MSG_HELPER_RESULT) {
+		conn_error(c, PERR_INTERNAL, "bad message from the "
+		    "authentication helper");
+		pamhelper_finish(c);
+		return;
+	}
+	rbuf_init(&r, buf + TOKEND_HDR_LEN, hdr.length);
+	ok = rbuf_u8(&r);
+	rbuf_str(&r, why, sizeof(why));
+	if (rbuf_done(&r) == -1)
+		ok = 0;
+	if (!ok) {
+		pamhelper_failed(h, why);
+		return;
+	}
+	log_info("authenticated %s through PAM (caller uid %u pid %d)",
+	    h->user, (unsigned)c->uid, (int)c->pid);
+	dispatch_issue_authenticated(c);
+	pamhelper_finish(c);
+}
+
+static void
+pamhelper_timer_cb(evutil_socket_t fd, short events, void *arg)
+{
+	struct pamhelper	*h = arg;
+	struct conn		*c = h->c;
+
+	(void)fd;
+	(void)events;
+	if (h->failed) {
+		conn_error(c, PERR_AUTH, "authentication failed");
+		pamhelper_finish(c);
+		return;
+	}
+	log_warnx("PAM conversation for %s timed out after %u s (caller uid %u "
+	    "pid %d); helper %d killed", h->user, td->conf.pam_timeout,
+	    (unsigned)c->uid, (int)c->pid, (int)h->pid);
+	td->stats.pam_timeouts++;
+	conn_error(c, PERR_TIMEOUT, "authentication timed out after %u seconds",
+	    td->conf.pam_timeout);
+	pamhelper_finish(c);
+}
+
+void
+pamhelper_cancel(struct conn *c)
+{
+	if (c->queued) {
+		TAILQ_REMOVE(&td->pam_queue, c, qentry);
+		c->queued = 0;
+	}
+	if (c->pam != NULL) {
+		log_debug("PAM helper %d for %s cancelled", (int)c->pam->pid,
+		    c->pam->user);
+		pamhelper_free(c->pam);
+		c->pam = NULL;
+		pamhelper_next();
+	}
+	if (c->issue != NULL) {
+		explicit_bzero(c->issue, sizeof(*c->issue));
+		free(c->issue);
+		c->issue = NULL;
+	}
+}
+
+void
+pamhelper_reap(void)
+{
+	pid_t	pid;
+	int	status;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		if (WIFSIGNALED(status) && WTERMSIG(status) != SIGKILL)
+			log_warnx("PAM helper %d died of signal %d", (int)pid,
+			    WTERMSIG(status));
+		else if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
+			log_warnx("PAM helper %d exited with status %d",
+			    (int)pid, WEXITSTATUS(status));
+	}
+}
