@@ -353,7 +353,7 @@ store_open(struct store **stp, const char *dir, size_t map_size,
 {
 	struct store	*st;
 	MDB_txn		*txn = NULL;
-	int		 rc, ret = STORE_ERR;
+	int		 rc, ret = STORE_ERR, dead;
 
 	*stp = NULL;
 	if (mkdir(dir, 0700) == -1 && errno != EEXIST) {
@@ -384,7 +384,7 @@ store_open(struct store **stp, const char *dir, size_t map_size,
 		goto fail;
 	}
 	/* Free reader slots left by a killed process. */
-	if ((rc = mdb_reader_check(st->env, NULL)) != 0) {
+	if ((rc = mdb_reader_check(st->env, &dead)) != 0) {
 		ret = store_error(rc, "mdb_reader_check", cause);
 		goto fail;
 	}

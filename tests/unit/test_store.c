@@ -1,0 +1,555 @@
+/* Unit tests for daemon/store.c against a real LMDB in a temporary folder. */
+
+#include <sys/stat.h>
+
+#include <ftw.h>
+#include <lmdb.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "store.h"
+
+#define NOW	1700000000LL
+
+struct ids {
+	uint64_t	id[64];
+	uint32_t	uid[64];
+	size_t		n;
+	size_t		stop_after;	/* 0: never stop */
+};
+
+static void
+mkrec(struct token_record *rec, uint64_t id, uint32_t uid, const char *name,
+    int64_t expires)
+{
+	memset(rec, 0, sizeof *rec);
+	rec->id = id;
+	rec->kind = TOKEN_REFRESH;
+	rec->uid = uid;
+	rec->created = NOW - 100;
+	rec->expires = expires;
+	snprintf(rec->user, sizeof rec->user, "user%u", uid);
+	snprintf(rec->name, sizeof rec->name, "%s", name);
+	memset(rec->hash, (int)(id & 0xff), sizeof rec->hash);
+	rec->nscopes = 1;
+	snprintf(rec->scopes[0], sizeof rec->scopes[0], "read");
+}
+
+static int
+put(struct store *st, uint64_t id, uint32_t uid, const char *name,
+    int64_t expires, unsigned max)
+{
+	struct token_record	 rec;
+	char			*cause = NULL;
+	int			 ret;
+
+	mkrec(&rec, id, uid, name, expires);
+	ret = store_put_token(st, &rec, max, NOW, &cause);
+	if ((ret == STORE_OK) != (cause == NULL))
+		fprintf(stderr, "put %llu: result %d but cause %s\n",
+		    (unsigned long long)id, ret, cause ? cause : "NULL");
+	free(cause);
+	return (ret);
+}
+
+static int
+collect_cb(const struct token_record *rec, void *arg)
+{
+	struct ids	*ids = arg;
+
+	if (ids->n < 64) {
+		ids->id[ids->n] = rec->id;
+		ids->uid[ids->n] = rec->uid;
+	}
+	ids->n++;
+	if (ids->stop_after != 0 && ids->n >= ids->stop_after)
+		return (-1);
+	return (0);
+}
+
+static size_t
+list(struct store *st, int all, uint32_t uid, struct ids *ids)
+{
+	memset(ids, 0, sizeof *ids);
+	if (store_list(st, all, uid, collect_cb, ids) != STORE_OK)
+		return ((size_t)-1);
+	return (ids->n);
+}
+
+static int
+has(const struct ids *ids, uint64_t id)
+{
+	size_t	i;
+
+	for (i = 0; i < ids->n && i < 64; i++)
+		if (ids->id[i] == id)
+			return (1);
+	return (0);
+}
+
+static int
+sorted(const struct ids *ids)
+{
+	size_t	i;
+
+	for (i = 1; i < ids->n && i < 64; i++)
+		if (ids->id[i - 1] >= ids->id[i])
+			return (0);
+	return (1);
+}
+
+static int
+rm_cb(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return (remove(path));
+}
+
+/* Entries of each database, read with plain LMDB while the store is closed. */
+static int
+raw_counts(const char *dir, size_t n[3])
+{
+	static const char *const names[3] = { "tokens", "byuser", "byexpiry" };
+	MDB_env		*env;
+	MDB_txn		*txn;
+	MDB_dbi		 dbi;
+	MDB_stat	 ms;
+	int		 i, rc = -1;
+
+	if (mdb_env_create(&env) != 0)
+		return (-1);
+	mdb_env_set_maxdbs(env, 3);
+	if (mdb_env_open(env, dir, MDB_RDONLY, 0600) != 0 ||
+	    mdb_txn_begin(env, NULL, MDB_RDONLY, &txn) != 0)
+		goto out;
+	for (i = 0; i < 3; i++) {
+		if (mdb_dbi_open(txn, names[i], 0, &dbi) != 0 ||
+		    mdb_stat(txn, dbi, &ms) != 0)
+			break;
+		n[i] = ms.ms_entries;
+	}
+	mdb_txn_abort(txn);
+	rc = (i == 3) ? 0 : -1;
+out:
+	mdb_env_close(env);
+	return (rc);
+}
+
+/* Write a raw value into "tokens" (to plant an undecodable record). */
+static int
+raw_put(const char *dir, uint64_t id, const void *data, size_t len)
+{
+	MDB_env		*env;
+	MDB_txn		*txn;
+	MDB_dbi		 dbi;
+	MDB_val		 key, val;
+	uint8_t		 k[8];
+	int		 i, rc = -1;
+
+	for (i = 0; i < 8; i++)
+		k[i] = (uint8_t)(id >> (56 - 8 * i));
+	if (mdb_env_create(&env) != 0)
+		return (-1);
+	mdb_env_set_maxdbs(env, 3);
+	if (mdb_env_open(env, dir, 0, 0600) != 0 ||
+	    mdb_txn_begin(env, NULL, 0, &txn) != 0)
+		goto out;
+	key.mv_size = sizeof k;
+	key.mv_data = k;
+	val.mv_size = len;
+	val.mv_data = (void *)(uintptr_t)data;
+	if (mdb_dbi_open(txn, "tokens", 0, &dbi) != 0 ||
+	    mdb_put(txn, dbi, &key, &val, 0) != 0) {
+		mdb_txn_abort(txn);
+		goto out;
+	}
+	rc = mdb_txn_commit(txn) == 0 ? 0 : -1;
+out:
+	mdb_env_close(env);
+	return (rc);
+}
+
+static void
+test_roundtrip(struct store *st)
+{
+	struct token_record	 rec, got;
+	char			*cause = NULL;
+	unsigned		 i;
+
+	memset(&rec, 0, sizeof rec);
+	rec.id = 0x0102030405060708ULL;
+	rec.kind = TOKEN_REFRESH;
+	rec.uid = 0xfffffffe;
+	rec.created = NOW;
+	rec.expires = NOW + 90 * 86400;
+	rec.last_used = NOW + 5;
+	for (i = 0; i < sizeof rec.hash; i++)
+		rec.hash[i] = (uint8_t)(i * 7 + 1);
+	memset(rec.user, 'u', TOKEND_USER_MAX);
+	memset(rec.name, 'n', TOKEND_NAME_MAX);
+	rec.nscopes = TOKEND_SCOPES_MAX;
+	for (i = 0; i < TOKEND_SCOPES_MAX; i++)
+		snprintf(rec.scopes[i], sizeof rec.scopes[i], "scope-%u", i);
+	memset(rec.scopes[3], 's', TOKEND_SCOPE_MAX);
+	rec.scopes[5][0] = '\0';
+
+	CHECK(store_put_token(st, &rec, 50, NOW, &cause) == STORE_OK,
+	    "put a record with every field at its maximum");
+	CHECK(cause == NULL, "no cause on success");
+	memset(&got, 0xa5, sizeof got);
+	CHECK(store_get_token(st, rec.id, &got) == STORE_OK, "get it back");
+	CHECK(got.id == rec.id && got.kind == rec.kind && got.uid == rec.uid,
+	    "id, kind, uid");
+	CHECK(got.created == rec.created && got.expires == rec.expires &&
+	    got.last_used == rec.last_used, "times");
+	CHECK(memcmp(got.hash, rec.hash, sizeof rec.hash) == 0, "hash");
+	CHECK(strcmp(got.user, rec.user) == 0, "user (256 bytes)");
+	CHECK(strcmp(got.name, rec.name) == 0, "name (64 bytes)");
+	CHECK(got.nscopes == rec.nscopes, "nscopes");
+	for (i = 0; i < TOKEND_SCOPES_MAX; i++)
+		if (strcmp(got.scopes[i], rec.scopes[i]) != 0)
+			break;
+	CHECK(i == TOKEND_SCOPES_MAX, "all scopes");
+	CHECK(store_get_token(st, 42424242, &got) == STORE_NOTFOUND,
+	    "unknown id is NOTFOUND");
+
+	CHECK(store_put_token(st, &rec, 50, NOW, &cause) == STORE_EXISTS,
+	    "same id again is EXISTS");
+	CHECK(cause != NULL, "EXISTS has a cause");
+	free(cause);
+	cause = NULL;
+
+	rec.id++;
+	rec.name[0] = 'x';
+	rec.nscopes = TOKEND_SCOPES_MAX + 1;
+	CHECK(store_put_token(st, &rec, 50, NOW, &cause) == STORE_ERR,
+	    "too many scopes is refused");
+	free(cause);
+	cause = NULL;
+	rec.nscopes = 1;
+	memset(rec.name, 'n', sizeof rec.name);		/* no NUL */
+	CHECK(store_put_token(st, &rec, 50, NOW, &cause) == STORE_ERR,
+	    "unterminated name is refused");
+	free(cause);
+	CHECK(store_get_token(st, rec.id, &got) == STORE_NOTFOUND,
+	    "refused records are not stored");
+}
+
+static void
+test_names_limits(struct store *st)
+{
+	struct token_record	 got;
+	struct ids		 ids;
+
+	CHECK(put(st, 100, 1000, "ci", NOW + 100, 50) == STORE_OK, "put ci");
+	CHECK(put(st, 101, 1000, "ci", NOW + 100, 50) == STORE_EXISTS,
+	    "same name same uid is EXISTS");
+	CHECK(put(st, 101, 1001, "ci", NOW + 100, 50) == STORE_OK,
+	    "same name other uid is fine");
+	CHECK(put(st, 102, 1000, "CI", NOW + 100, 50) == STORE_OK,
+	    "names are case-sensitive");
+
+	CHECK(put(st, 110, 2000, "old", NOW - 10, 50) == STORE_OK,
+	    "put an already expired token");
+	CHECK(put(st, 111, 2000, "old", NOW + 100, 50) == STORE_OK,
+	    "expired same-name token does not block");
+	CHECK(store_get_token(st, 110, &got) == STORE_NOTFOUND,
+	    "expired same-name token was replaced");
+	CHECK(list(st, 0, 2000, &ids) == 1 && ids.id[0] == 111,
+	    "uid 2000 lists only the new one");
+	CHECK(put(st, 112, 2000, "now", NOW, 50) == STORE_OK,
+	    "put a token expiring exactly now");
+	CHECK(put(st, 113, 2000, "now", NOW + 100, 50) == STORE_OK,
+	    "expires == now counts as expired");
+
+	CHECK(put(st, 120, 3000, "a", NOW + 100, 3) == STORE_OK, "limit 1/3");
+	CHECK(put(st, 121, 3000, "b", NOW + 100, 3) == STORE_OK, "limit 2/3");
+	CHECK(put(st, 122, 3000, "c", NOW + 100, 3) == STORE_OK, "limit 3/3");
+	CHECK(put(st, 123, 3000, "d", NOW + 100, 3) == STORE_LIMIT,
+	    "fourth token is LIMIT");
+	CHECK(put(st, 123, 3000, "d", NOW + 100, 0) == STORE_OK,
+	    "max 0 means no limit");
+	CHECK(put(st, 124, 3000, "a", NOW + 100, 3) == STORE_EXISTS,
+	    "name clash is reported before the limit");
+
+	CHECK(put(st, 130, 3001, "gone", NOW - 1, 1) == STORE_OK,
+	    "expired token for uid 3001");
+	CHECK(put(st, 131, 3001, "live", NOW + 100, 1) == STORE_OK,
+	    "expired tokens do not count toward the limit");
+	CHECK(put(st, 132, 3001, "more", NOW + 100, 1) == STORE_LIMIT,
+	    "but live ones do");
+}
+
+static void
+test_delete_list(struct store *st)
+{
+	struct token_record	 got;
+	struct ids		 ids;
+	struct store_stats	 ss;
+	char			*cause = NULL;
+	unsigned		 count = 99;
+	size_t			 n;
+
+	CHECK(list(st, 0, 3000, &ids) == 4, "uid 3000 has four tokens");
+	CHECK(sorted(&ids), "per-uid list is in id order");
+	memset(&got, 0, sizeof got);
+	CHECK(store_del_token(st, 121, &got, &cause) == STORE_OK,
+	    "delete one");
+	CHECK(cause == NULL && got.id == 121 && got.uid == 3000 &&
+	    strcmp(got.name, "b") == 0, "deleted record is returned");
+	CHECK(store_get_token(st, 121, &got) == STORE_NOTFOUND,
+	    "deleted token is gone");
+	CHECK(list(st, 0, 3000, &ids) == 3 && !has(&ids, 121),
+	    "list excludes it");
+	CHECK(store_del_token(st, 121, NULL, &cause) == STORE_NOTFOUND,
+	    "deleting it again is NOTFOUND");
+	CHECK(cause != NULL, "NOTFOUND has a cause");
+	free(cause);
+	cause = NULL;
+	CHECK(put(st, 121, 3000, "b", NOW + 100, 0) == STORE_OK,
+	    "id and name are free again");
+
+	CHECK(list(st, 1, 0, &ids) > 10, "list all");
+	CHECK(sorted(&ids), "list all is in id order");
+	n = ids.n;
+	store_get_stats(st, &ss);
+	CHECK(ss.tokens == n, "stats count matches list all");
+	CHECK(list(st, 0, 1000, &ids) == 2 && ids.id[0] == 100 &&
+	    ids.id[1] == 102, "uid 1000 lists exactly its own");
+	CHECK(list(st, 0, 999, &ids) == 0, "unknown uid lists nothing");
+	list(st, 0, 1001, &ids);
+	CHECK(ids.n == 1 && ids.id[0] == 101 && ids.uid[0] == 1001,
+	    "uid 1001 lists its ci");
+
+	memset(&ids, 0, sizeof ids);
+	ids.stop_after = 2;
+	CHECK(store_list(st, 1, 0, collect_cb, &ids) == STORE_ERR &&
+	    ids.n == 2, "callback -1 stops the list");
+
+	CHECK(store_del_user(st, 3000, &count, &cause) == STORE_OK &&
+	    count == 4, "delete user removes four");
+	CHECK(cause == NULL, "no cause");
+	CHECK(list(st, 0, 3000, &ids) == 0, "uid 3000 lists nothing");
+	CHECK(store_get_token(st, 120, &got) == STORE_NOTFOUND,
+	    "its tokens are gone");
+	CHECK(list(st, 0, 3001, &ids) == 2, "neighbouring uid untouched");
+	CHECK(store_del_user(st, 3000, &count, &cause) == STORE_OK &&
+	    count == 0, "delete user again removes none");
+	CHECK(list(st, 1, 0, &ids) == n - 4, "list all lost four");
+}
+
+static void
+test_purge(struct store *st)
+{
+	struct token_record	 got;
+	struct ids		 ids;
+	char			*cause = NULL;
+	unsigned		 count = 99;
+	size_t			 i, expired = 0, before;
+
+	CHECK(put(st, 200, 4000, "p1", NOW - 50, 0) == STORE_OK, "put p1");
+	CHECK(put(st, 201, 4000, "p2", NOW, 0) == STORE_OK, "put p2");
+	CHECK(put(st, 202, 4000, "p3", NOW + 1, 0) == STORE_OK, "put p3");
+	CHECK(put(st, 203, 4001, "p4", NOW - 1, 0) == STORE_OK, "put p4");
+
+	before = list(st, 1, 0, &ids);
+	for (i = 0; i < ids.n; i++) {
+		if (store_get_token(st, ids.id[i], &got) == STORE_OK &&
+		    got.expires <= NOW)
+			expired++;
+	}
+	CHECK(expired >= 3, "some records are expired");
+	CHECK(store_purge_expired(st, NOW, &count, &cause) == STORE_OK,
+	    "purge");
+	CHECK(cause == NULL && count == expired, "purge count is exact");
+	CHECK(list(st, 1, 0, &ids) == before - expired, "purged ones gone");
+	for (i = 0; i < ids.n; i++) {
+		if (store_get_token(st, ids.id[i], &got) != STORE_OK ||
+		    got.expires <= NOW)
+			break;
+	}
+	CHECK(i == ids.n, "no expired record is left");
+	CHECK(store_get_token(st, 200, &got) == STORE_NOTFOUND &&
+	    store_get_token(st, 202, &got) == STORE_OK, "p1 gone, p3 kept");
+	CHECK(list(st, 0, 4000, &ids) == 1 && ids.id[0] == 202,
+	    "uid 4000 lists only p3");
+	CHECK(store_purge_expired(st, NOW, &count, &cause) == STORE_OK &&
+	    count == 0, "second purge finds nothing");
+	CHECK(put(st, 200, 4000, "p1", NOW + 100, 1) == STORE_LIMIT,
+	    "purged records do not hide the live one from the limit");
+	CHECK(put(st, 200, 4000, "p1", NOW + 100, 2) == STORE_OK,
+	    "same id and name as a purged one");
+	CHECK(store_purge_expired(st, NOW + 1, &count, &cause) == STORE_OK &&
+	    count == 1, "purge at now+1 takes p3 only");
+	CHECK(store_get_token(st, 200, &got) == STORE_OK &&
+	    got.expires == NOW + 100, "the new p1 survives");
+}
+
+static void
+test_last_used(struct store *st)
+{
+	struct token_record	 got;
+	uint64_t		 ids[3] = { 100, 777777, 101 };
+	int64_t			 times[3] = { NOW + 60, NOW + 61, NOW + 62 };
+	char			*cause = NULL;
+
+	CHECK(store_get_token(st, 100, &got) == STORE_OK &&
+	    got.last_used == 0, "never used");
+	CHECK(store_set_last_used(st, ids, times, 3, &cause) == STORE_OK,
+	    "set last used, one unknown id");
+	CHECK(cause == NULL, "no cause");
+	CHECK(store_get_token(st, 100, &got) == STORE_OK &&
+	    got.last_used == NOW + 60 && strcmp(got.name, "ci") == 0 &&
+	    got.expires == NOW + 100, "last used of 100, rest intact");
+	CHECK(store_get_token(st, 101, &got) == STORE_OK &&
+	    got.last_used == NOW + 62, "last used of 101");
+	times[0] = NOW;
+	CHECK(store_set_last_used(st, ids, times, 1, &cause) == STORE_OK &&
+	    store_get_token(st, 100, &got) == STORE_OK &&
+	    got.last_used == NOW + 60, "last used never goes back");
+	CHECK(store_set_last_used(st, ids, times, 0, &cause) == STORE_OK,
+	    "empty batch");
+}
+
+static void
+test_full(const char *base)
+{
+	struct store		*st = NULL;
+	struct store_stats	 ss;
+	struct token_record	 got;
+	struct ids		 ids;
+	char			 dir[512], *cause = NULL;
+	uint64_t		 id;
+	int			 ret = STORE_OK;
+
+	snprintf(dir, sizeof dir, "%s/full", base);
+	/* Below about 256 KiB, LMDB may fit only a few records. */
+	CHECK(store_open(&st, dir, 256 * 1024, &cause) == STORE_OK,
+	    "open with a 256 KiB map");
+	if (st == NULL) {
+		fprintf(stderr, "open: %s\n", cause);
+		free(cause);
+		return;
+	}
+	for (id = 1; id < 100000; id++) {
+		struct token_record	rec;
+		char			name[32];
+
+		snprintf(name, sizeof name, "t%llu", (unsigned long long)id);
+		mkrec(&rec, id, (uint32_t)(id % 7), name, NOW + 1000);
+		ret = store_put_token(st, &rec, 0, NOW, &cause);
+		if (ret != STORE_OK)
+			break;
+	}
+	CHECK(ret == STORE_FULL, "filling the map ends in STORE_FULL");
+	CHECK(cause != NULL && strcmp(cause, "database full") == 0,
+	    "cause is \"database full\"");
+	free(cause);
+	cause = NULL;
+	CHECK(id > 10, "some records fit before it was full");
+	CHECK(store_get_token(st, 1, &got) == STORE_OK &&
+	    strcmp(got.name, "t1") == 0, "first record still readable");
+	CHECK(store_get_token(st, id - 1, &got) == STORE_OK,
+	    "last stored record readable");
+	CHECK(store_get_token(st, id, &got) == STORE_NOTFOUND,
+	    "the failed put left nothing");
+	CHECK(list(st, 1, 0, &ids) == id - 1, "list all sees every record");
+	store_get_stats(st, &ss);
+	CHECK(ss.tokens == id - 1 && ss.map_used <= ss.map_size &&
+	    ss.map_used > ss.map_size / 2, "stats of a full map");
+	/* A delete needs free pages too; LMDB may or may not have them. */
+	ret = store_del_token(st, 1, NULL, &cause);
+	CHECK(ret == STORE_OK || ret == STORE_FULL,
+	    "delete on a full map: done or STORE_FULL");
+	free(cause);
+	cause = NULL;
+	CHECK(store_get_token(st, 1, &got) ==
+	    (ret == STORE_OK ? STORE_NOTFOUND : STORE_OK),
+	    "and the record is gone exactly when it said so");
+	CHECK(store_get_token(st, 2, &got) == STORE_OK, "others stay");
+	store_close(st);
+}
+
+int
+main(void)
+{
+	struct store		*st = NULL;
+	struct store_stats	 ss;
+	struct token_record	 got;
+	struct ids		 ids;
+	struct stat		 sb;
+	char			 base[] = "/tmp/test_store.XXXXXX";
+	char			 dir[512], path[600], *cause = NULL;
+	size_t			 n[3] = { 0, 0, 0 }, ntokens;
+	static const uint8_t	 junk[] = { 1, 2, 3 };
+
+	if (mkdtemp(base) == NULL) {
+		perror("mkdtemp");
+		return (1);
+	}
+	snprintf(dir, sizeof dir, "%s/db", base);
+
+	CHECK(store_open(&st, "/nonexistent/a/b", 0, &cause) == STORE_ERR &&
+	    st == NULL && cause != NULL, "open in a missing path fails");
+	free(cause);
+	cause = NULL;
+
+	if (store_open(&st, dir, 1 << 20, &cause) != STORE_OK) {
+		fprintf(stderr, "store_open: %s\n", cause);
+		return (1);
+	}
+	snprintf(path, sizeof path, "%s/data.mdb", dir);
+	CHECK(stat(path, &sb) == 0 && (sb.st_mode & 0777) == 0600,
+	    "data.mdb is mode 0600");
+
+	test_roundtrip(st);
+	test_names_limits(st);
+	test_delete_list(st);
+	test_purge(st);
+	test_last_used(st);
+
+	store_get_stats(st, &ss);
+	CHECK(ss.map_size == 1 << 20, "map size");
+	CHECK(ss.map_used > 0 && ss.map_used < ss.map_size, "map used");
+	CHECK(ss.write_txns > 20 && ss.read_txns > 20, "txn counters");
+	ntokens = ss.tokens;
+	store_close(st);
+	st = NULL;
+
+	CHECK(raw_counts(dir, n) == 0 && n[0] == ntokens && n[1] == ntokens &&
+	    n[2] == ntokens, "every record has exactly its two index entries");
+	CHECK(raw_put(dir, 999, junk, sizeof junk) == 0, "plant a bad record");
+
+	CHECK(store_open(&st, dir, 1 << 20, &cause) == STORE_OK,
+	    "reopen");
+	if (st == NULL) {
+		fprintf(stderr, "reopen: %s\n", cause);
+		return (1);
+	}
+	CHECK(store_get_token(st, 100, &got) == STORE_OK &&
+	    got.uid == 1000 && strcmp(got.name, "ci") == 0 &&
+	    got.last_used == NOW + 60, "data survives close and reopen");
+	CHECK(store_get_token(st, 0x0102030405060708ULL, &got) == STORE_OK &&
+	    got.nscopes == TOKEND_SCOPES_MAX, "the big record too");
+	CHECK(store_get_token(st, 999, &got) == STORE_ERR,
+	    "undecodable record is an error for get");
+	CHECK(list(st, 1, 0, &ids) == ntokens && !has(&ids, 999),
+	    "and is skipped by list");
+	CHECK(store_del_token(st, 999, NULL, &cause) == STORE_OK,
+	    "but can be deleted");
+	free(cause);
+	store_close(st);
+
+	test_full(base);
+
+	nftw(base, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	CHECK(access(base, F_OK) == -1, "temporary folder removed");
+	return (check_summary("store"));
+}
