@@ -127,7 +127,7 @@ clean:
 
 .PHONY: all check clean
 
--include $(wildcard */*.d */*/*.d)
+-include $(patsubst %.o,%.d,$(wildcard */*.o */*/*.o))
 
 # Install rules, the benchmark and the fuzzers live beside what they build.
 -include packaging/install.mk

@@ -111,9 +111,10 @@ struct tokend_prompt {
 
 /*
  * Conversation callback for tokend_token_issue(): n messages, each to be
- * shown; for ECHO_OFF/ECHO_ON ones set answers[i] to a malloc'ed string
- * (the library wipes and frees it).  Leave answers[i] NULL for ERROR/INFO.
- * Return 0 to go on, -1 to abort the issue.
+ * shown; for ECHO_OFF/ECHO_ON ones set answers[i] to a malloc'ed string.
+ * Leave answers[i] NULL for ERROR/INFO.  Return 0 to go on, -1 to abort
+ * the issue.  Either way the library wipes and frees every answers[i]
+ * that is not NULL.
  */
 typedef int (*tokend_conv_fn)(int n, const struct tokend_prompt *msgs,
     char **answers, void *arg);
@@ -128,7 +129,8 @@ struct tokend_issue_req {
 
 /*
  * Issue a refresh token: the daemon runs PAM for the user and relays its
- * prompts through conv.  On success token[TOKEND_TOKEN_SIZE] holds the new
+ * prompts through conv.  Since a person answers them, each PAM step may
+ * take up to 15 minutes, whatever the connection's timeout.  On success token[TOKEND_TOKEN_SIZE] holds the new
  * refresh token (shown once: wipe it with tokend_wipe() when done) and
  * *info (may be NULL) describes it.
  */
@@ -164,11 +166,15 @@ enum tokend_err	 tokend_token_exchange(struct tokend_conn *conn,
 /*
  * Introspect a token (root and the verifier group only).  *active is 1 or
  * 0; when 1, *info (may be NULL) holds the token's owner, kind, expiry and
- * scopes.  An inactive token is TOKEND_OK with *active = 0.  A string that
+ * scopes.  For an access token, id is its own id (jti), parent its
+ * refresh token's id, created its issue time (iat) and last_used that of
+ * the refresh token.  An inactive token is TOKEND_OK with *active = 0.  A string that
  * is not a well-formed token gives TOKEND_E_FORMAT without a round trip.
  */
 enum tokend_err	 tokend_token_verify(struct tokend_conn *conn,
 		     const char *token, int *active, struct tokend_token *info);
+
+#define TOKEND_STATUS_COUNTERS	64
 
 struct tokend_status {
 	char		version[32];
@@ -177,7 +183,7 @@ struct tokend_status {
 	struct {
 		char		key[49];
 		uint64_t	value;
-	} counters[64];
+	} counters[TOKEND_STATUS_COUNTERS];
 };
 
 /* Daemon version and health; admins also get counters. */

@@ -1,0 +1,237 @@
+/*
+ * tokenctl delete: revoke one refresh token or all of a user's, after the
+ * user has typed "yes" (unless --yes).
+ */
+#include <ctype.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "tokenctl.h"
+
+#define CMD_DELETE_QUESTION_MAX	1024
+
+static const struct option cmd_delete_longopts[] = {
+	{ "help",	no_argument,		NULL,	TOKENCTL_OPT_HELP },
+	{ "json",	no_argument,		NULL,	TOKENCTL_OPT_JSON },
+	{ "all",	no_argument,		NULL,	TOKENCTL_OPT_ALL },
+	{ "user",	required_argument,	NULL,	TOKENCTL_OPT_USER },
+	{ "yes",	no_argument,		NULL,	TOKENCTL_OPT_YES },
+	{ NULL,		0,			NULL,	0 }
+};
+
+static int
+cmd_delete_valid_id(const char *id)
+{
+	size_t	i;
+
+	for (i = 0; id[i] != '\0'; i++)
+		if (!isalnum((unsigned char)id[i]))
+			return 0;
+	return i > 0 && i < TOKEND_ID_SIZE;
+}
+
+/* Ask the question; 0 when confirmed, else an exit status (reported). */
+static int
+cmd_delete_ask(const char *question)
+{
+	const char	*cause = NULL;
+
+	switch (prompt_confirm(question, &cause)) {
+	case 1:
+		return 0;
+	case 0:
+		tokenctl_warnx("delete: not confirmed; nothing was deleted");
+		return TOKENCTL_EXIT_REFUSED;
+	default:
+		tokenctl_warnx("delete: %s; nothing was deleted", cause);
+		return TOKENCTL_EXIT_REFUSED;
+	}
+}
+
+/*
+ * Name the token in the question when it is one of the caller's (an admin
+ * may delete someone else's: then only its id is known).
+ */
+static int
+cmd_delete_confirm_one(struct tokend_conn *conn, const char *id)
+{
+	struct tokend_token	*toks = NULL;
+	enum tokend_err		 err;
+	char			 question[CMD_DELETE_QUESTION_MAX];
+	char			 name[TOKEND_NAME_SIZE], date[OUTPUT_TIME_SIZE];
+	size_t			 i, n = 0;
+	int			 rc;
+
+	if ((err = tokend_token_list(conn, NULL, 0, &toks, &n)) != TOKEND_OK) {
+		rc = tokenctl_fail(conn, err, "delete");
+		goto done;
+	}
+	for (i = 0; i < n; i++)
+		if (strcmp(toks[i].id, id) == 0)
+			break;
+	if (i < n) {
+		output_clean(toks[i].name, name, sizeof(name));
+		output_time_date(toks[i].expires, date, sizeof(date));
+		snprintf(question, sizeof(question), "Delete token %s (\"%s\", "
+		    "expires %s)? It and every access token made from it stop "
+		    "working at once. Type \"yes\" to confirm: ", id, name, date);
+	} else
+		snprintf(question, sizeof(question), "Delete token %s? It and "
+		    "every access token made from it stop working at once. "
+		    "Type \"yes\" to confirm: ", id);
+	rc = cmd_delete_ask(question);
+done:
+	free(toks);
+	return rc;
+}
+
+/* Count the tokens first; *none is set when there is nothing to delete. */
+static int
+cmd_delete_confirm_all(struct tokend_conn *conn, const char *user, int *none)
+{
+	struct tokend_token	*toks = NULL;
+	enum tokend_err		 err;
+	char			 question[CMD_DELETE_QUESTION_MAX];
+	char			 who[TOKEND_USER_SIZE], name[TOKEND_NAME_SIZE];
+	size_t			 n = 0;
+	int			 rc;
+
+	*none = 0;
+	if ((err = tokend_token_list(conn, user, 0, &toks, &n)) != TOKEND_OK) {
+		rc = tokenctl_fail(conn, err, "delete");
+		goto done;
+	}
+	if (n == 0) {
+		*none = 1;
+		rc = 0;
+		goto done;
+	}
+	output_clean(user != NULL ? user : toks[0].user, who, sizeof(who));
+	output_clean(toks[0].name, name, sizeof(name));
+	if (n == 1)
+		snprintf(question, sizeof(question), "Delete the only token of "
+		    "%s (%s, \"%s\")? It and every access token made from it "
+		    "stop working at once. Type \"yes\" to confirm: ", who,
+		    toks[0].id, name);
+	else
+		snprintf(question, sizeof(question), "Delete all %zu tokens of "
+		    "%s? Every one of them and every access token made from "
+		    "them stop working at once. Type \"yes\" to confirm: ", n,
+		    who);
+	rc = cmd_delete_ask(question);
+done:
+	free(toks);
+	return rc;
+}
+
+static int
+cmd_delete_report(const struct tokenctl_opts *opts, const char *id,
+    uint32_t count)
+{
+	struct json_object	*o;
+	int			 rc = -1;
+
+	if (id != NULL)
+		fprintf(stderr, "Deleted token %s.\n", id);
+	else
+		fprintf(stderr, "Deleted %u token%s.\n", (unsigned)count,
+		    count == 1 ? "" : "s");
+	if (!opts->json)
+		return 0;
+	if ((o = json_object_new_object()) == NULL)
+		return -1;
+	if (output_json_uint(o, "deleted", count) == 0)
+		rc = output_json_print(o);
+	json_object_put(o);
+	return rc;
+}
+
+int
+cmd_delete(struct tokenctl_opts *opts, int argc, char **argv)
+{
+	struct tokend_conn	*conn = NULL;
+	enum tokend_err		 err;
+	const char		*user = NULL, *id = NULL;
+	uint32_t		 count = 0;
+	char			 what[TOKEND_ID_SIZE + 8];
+	int			 ch, all = 0, yes = 0, none = 0, rc;
+
+	while ((ch = getopt_long(argc, argv, ":", cmd_delete_longopts,
+	    NULL)) != -1) {
+		switch (ch) {
+		case TOKENCTL_OPT_HELP:
+			tokenctl_usage(stdout);
+			return TOKENCTL_EXIT_OK;
+		case TOKENCTL_OPT_JSON:
+			opts->json = 1;
+			break;
+		case TOKENCTL_OPT_ALL:
+			all = 1;
+			break;
+		case TOKENCTL_OPT_USER:
+			if (*optarg == '\0' ||
+			    strlen(optarg) >= TOKEND_USER_SIZE)
+				return tokenctl_usage_error("delete: bad --user");
+			user = optarg;
+			break;
+		case TOKENCTL_OPT_YES:
+			yes = 1;
+			break;
+		default:
+			return tokenctl_getopt_error("delete", ch, argv);
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (all && argc > 0)
+		return tokenctl_usage_error("delete: --all takes no token id");
+	if (!all && user != NULL)
+		return tokenctl_usage_error("delete: --user goes with --all");
+	if (!all && argc == 0)
+		return tokenctl_usage_error("delete: token id or --all needed");
+	if (argc > 1)
+		return tokenctl_usage_error("delete: unexpected argument %s",
+		    tokenctl_safe_arg(argv[1]));
+	if (!all) {
+		id = argv[0];
+		if (!cmd_delete_valid_id(id))
+			return tokenctl_usage_error("delete: not a token id: %s",
+			    tokenctl_safe_arg(id));
+	}
+
+	if ((rc = tokenctl_connect(opts, &conn)) != 0)
+		return rc;
+	if (!yes) {
+		if (all)
+			rc = cmd_delete_confirm_all(conn, user, &none);
+		else
+			rc = cmd_delete_confirm_one(conn, id);
+		if (rc != 0)
+			goto done;
+	}
+	if (none)
+		err = TOKEND_OK;	/* nothing to ask about or delete */
+	else if (all)
+		err = tokend_token_revoke_all(conn, user, &count);
+	else {
+		err = tokend_token_revoke(conn, id);
+		count = 1;
+	}
+	if (err != TOKEND_OK) {
+		snprintf(what, sizeof(what), "delete%s%s", id != NULL ? " " : "",
+		    id != NULL ? id : "");
+		rc = tokenctl_fail(conn, err, what);
+		goto done;
+	}
+	if (cmd_delete_report(opts, id, count) == -1) {
+		tokenctl_warnx("delete: cannot write the result");
+		rc = TOKENCTL_EXIT_UNREACHABLE;
+	}
+done:
+	tokend_conn_close(conn);
+	return rc;
+}

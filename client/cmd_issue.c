@@ -1,0 +1,230 @@
+/*
+ * tokenctl issue: authenticate through the daemon's PAM stack, relaying
+ * each prompt to the user, and print the new refresh token once.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <json-c/json.h>
+
+#include "tokenctl.h"
+
+#define CMD_ISSUE_TEXT_MAX	1024	/* PAM messages are at most 512 bytes */
+
+/* What the conversation callback shares with cmd_issue(). */
+struct cmd_issue_conv {
+	const char	*cause;		/* why the callback gave up */
+};
+
+static const struct option cmd_issue_longopts[] = {
+	{ "help",	no_argument,		NULL,	TOKENCTL_OPT_HELP },
+	{ "json",	no_argument,		NULL,	TOKENCTL_OPT_JSON },
+	{ "name",	required_argument,	NULL,	TOKENCTL_OPT_NAME },
+	{ "expires",	required_argument,	NULL,	TOKENCTL_OPT_EXPIRES },
+	{ "scope",	required_argument,	NULL,	TOKENCTL_OPT_SCOPE },
+	{ "user",	required_argument,	NULL,	TOKENCTL_OPT_USER },
+	{ NULL,		0,			NULL,	0 }
+};
+
+/* PAM info and error text on stderr, line by line, control characters cleaned. */
+static void
+cmd_issue_text(const char *text)
+{
+	char	line[CMD_ISSUE_TEXT_MAX], clean[CMD_ISSUE_TEXT_MAX];
+	size_t	n;
+
+	do {
+		n = strcspn(text, "\n");
+		if (n >= sizeof(line))
+			n = sizeof(line) - 1;
+		memcpy(line, text, n);
+		line[n] = '\0';
+		output_clean(line, clean, sizeof(clean));
+		fprintf(stderr, "%s\n", clean);
+		text += n;
+		if (*text == '\n')
+			text++;
+	} while (*text != '\0');
+	fflush(stderr);
+}
+
+static int
+cmd_issue_conv_cb(int n, const struct tokend_prompt *msgs, char **answers,
+    void *arg)
+{
+	struct cmd_issue_conv	*cv = arg;
+	const char		*cause = NULL;
+	char			 text[CMD_ISSUE_TEXT_MAX];
+	int			 i, rc;
+
+	for (i = 0; i < n; i++) {
+		switch (msgs[i].style) {
+		case TOKEND_PROMPT_ERROR:
+		case TOKEND_PROMPT_INFO:
+			cmd_issue_text(msgs[i].text);
+			break;
+		case TOKEND_PROMPT_ECHO_OFF:
+		case TOKEND_PROMPT_ECHO_ON:
+			output_clean(msgs[i].text, text, sizeof(text));
+			rc = prompt_read(text,
+			    msgs[i].style == TOKEND_PROMPT_ECHO_ON,
+			    &answers[i], &cause);
+			if (rc == 1)
+				cause = "no answer for PAM prompt";
+			if (rc != 0)
+				goto fail;
+			break;
+		default:
+			cause = "unknown kind of PAM message";
+			goto fail;
+		}
+	}
+	return 0;
+fail:
+	cv->cause = cause;
+	for (i = 0; i < n; i++) {
+		prompt_free(answers[i]);
+		answers[i] = NULL;
+	}
+	return -1;
+}
+
+/* The once-only warning and what was issued, on stderr. */
+static void
+cmd_issue_report(const struct tokend_token *info, int64_t now)
+{
+	char	name[TOKEND_NAME_SIZE], user[TOKEND_USER_SIZE];
+	char	scopes[OUTPUT_SCOPES_SIZE], exp[OUTPUT_TIME_SIZE];
+	char	rel[OUTPUT_TIME_SIZE];
+
+	output_clean(info->name, name, sizeof(name));
+	output_clean(info->user, user, sizeof(user));
+	output_scopes(info, ",", scopes, sizeof(scopes));
+	output_time_rfc3339(info->expires, exp, sizeof(exp));
+	output_time_relative(info->expires, now, rel, sizeof(rel));
+	fflush(stdout);
+	fprintf(stderr, "Issued token %s \"%s\" for %s%s%s%s, expires %s (%s).\n",
+	    info->id, name, user, *scopes != '\0' ? " (scopes: " : "", scopes,
+	    *scopes != '\0' ? ")" : "", exp, rel);
+	fprintf(stderr, "Save this token now: it cannot be shown again.\n");
+	fflush(stderr);
+}
+
+static int
+cmd_issue_print(const struct tokenctl_opts *opts, const char *token,
+    const struct tokend_token *info)
+{
+	struct json_object	*rest = NULL;
+	int			 rc = -1;
+
+	if (!opts->json)
+		return output_secret_line(token);
+	if ((rest = json_object_new_object()) == NULL)
+		goto fail;
+	if (output_json_string(rest, "id", info->id) == -1 ||
+	    output_json_string(rest, "name", info->name) == -1 ||
+	    output_json_time(rest, "expires", info->expires, 0) == -1 ||
+	    output_json_scopes(rest, "scopes", info) == -1)
+		goto fail;
+	rc = output_json_secret("token", token, rest);
+fail:
+	json_object_put(rest);
+	return rc;
+}
+
+int
+cmd_issue(struct tokenctl_opts *opts, int argc, char **argv)
+{
+	struct tokend_issue_req	 req;
+	struct tokenctl_scopes	 scopes;
+	struct cmd_issue_conv	 cv;
+	struct tokend_token	 info;
+	struct tokend_conn	*conn = NULL;
+	enum tokend_err		 err;
+	char			 token[TOKEND_TOKEN_SIZE];
+	int64_t			 secs, t;
+	int			 ch, rc;
+
+	memset(&req, 0, sizeof(req));
+	memset(&scopes, 0, sizeof(scopes));
+	memset(&cv, 0, sizeof(cv));
+	memset(&info, 0, sizeof(info));
+	memset(token, 0, sizeof(token));
+
+	while ((ch = getopt_long(argc, argv, ":", cmd_issue_longopts,
+	    NULL)) != -1) {
+		switch (ch) {
+		case TOKENCTL_OPT_HELP:
+			tokenctl_usage(stdout);
+			return TOKENCTL_EXIT_OK;
+		case TOKENCTL_OPT_JSON:
+			opts->json = 1;
+			break;
+		case TOKENCTL_OPT_NAME:
+			if (*optarg == '\0' ||
+			    strlen(optarg) >= TOKEND_NAME_SIZE)
+				return tokenctl_usage_error("issue: --name "
+				    "must be 1 to %d bytes", TOKEND_NAME_SIZE - 1);
+			req.name = optarg;
+			break;
+		case TOKENCTL_OPT_EXPIRES:
+			if (tokenctl_parse_duration(optarg, &secs) == 0)
+				t = (int64_t)time(NULL) + secs;
+			else if (tokenctl_parse_time(optarg, &t) == -1)
+				return tokenctl_usage_error("issue: bad --expires "
+				    "%s (use e.g. 30d, 12h, 2027-01-31 or "
+				    "2027-01-31T12:00:00Z)",
+				    tokenctl_safe_arg(optarg));
+			req.expires = t;
+			break;
+		case TOKENCTL_OPT_SCOPE:
+			if ((rc = tokenctl_add_scope(&scopes, "issue",
+			    optarg)) != 0)
+				return rc;
+			break;
+		case TOKENCTL_OPT_USER:
+			if (*optarg == '\0' ||
+			    strlen(optarg) >= TOKEND_USER_SIZE)
+				return tokenctl_usage_error("issue: bad --user");
+			req.user = optarg;
+			break;
+		default:
+			return tokenctl_getopt_error("issue", ch, argv);
+		}
+	}
+	if (optind != argc)
+		return tokenctl_usage_error("issue: unexpected argument %s",
+		    tokenctl_safe_arg(argv[optind]));
+	req.scopes = scopes.v;
+	req.nscopes = scopes.n;
+
+	if ((rc = tokenctl_connect(opts, &conn)) != 0)
+		return rc;
+	err = tokend_token_issue(conn, &req, cmd_issue_conv_cb, &cv, token,
+	    &info);
+	if (err == TOKEND_E_ABORTED && cv.cause != NULL) {
+		tokenctl_warnx("issue: %s", cv.cause);
+		rc = TOKENCTL_EXIT_REFUSED;
+		goto done;
+	}
+	if (err != TOKEND_OK) {
+		rc = tokenctl_fail(conn, err, "issue");
+		goto done;
+	}
+
+	cmd_issue_report(&info, (int64_t)time(NULL));
+	if (cmd_issue_print(opts, token, &info) == -1) {
+		tokenctl_warnx("issue: token %s was issued but could not be "
+		    "written to standard output; delete it", info.id);
+		rc = TOKENCTL_EXIT_UNREACHABLE;
+		goto done;
+	}
+	rc = TOKENCTL_EXIT_OK;
+done:
+	tokend_wipe(token, sizeof(token));
+	tokend_conn_close(conn);
+	return rc;
+}
