@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <json-c/json.h>
 
@@ -73,16 +74,38 @@ cmd_delete_confirm_one(struct tokend_conn *conn, const char *id)
 	for (i = 0; i < n; i++)
 		if (strcmp(toks[i].id, id) == 0)
 			break;
-	if (i < n) {
-		output_clean(toks[i].name, name, sizeof(name));
-		output_time_date(toks[i].expires, date, sizeof(date));
+	/* Not the caller's: an admin may mean anyone's; look there too. */
+	if (i == n) {
+		free(toks);
+		toks = NULL;
+		n = 0;
+		if (tokend_token_list(conn, NULL, 1, &toks, &n) != TOKEND_OK)
+			n = 0;
+		for (i = 0; i < n; i++)
+			if (strcmp(toks[i].id, id) == 0)
+				break;
+	}
+	if (i == n) {
+		/* Nothing to confirm: say so before asking anything. */
+		snprintf(question, sizeof(question), "delete %s", id);
+		rc = tokenctl_fail(NULL, TOKEND_E_NOT_FOUND, question);
+		goto done;
+	}
+	output_clean(toks[i].name, name, sizeof(name));
+	output_time_date(toks[i].expires, date, sizeof(date));
+	if (toks[i].uid != getuid()) {
+		char	owner[TOKEND_USER_SIZE];
+
+		output_clean(toks[i].user, owner, sizeof(owner));
+		snprintf(question, sizeof(question), "Delete token %s (\"%s\" "
+		    "of %s, expires %s)? It and every access token made from "
+		    "it stop working at once. Type \"yes\" to confirm: ", id,
+		    name, owner, date);
+	} else
 		snprintf(question, sizeof(question), "Delete token %s (\"%s\", "
 		    "expires %s)? It and every access token made from it stop "
-		    "working at once. Type \"yes\" to confirm: ", id, name, date);
-	} else
-		snprintf(question, sizeof(question), "Delete token %s? It and "
-		    "every access token made from it stop working at once. "
-		    "Type \"yes\" to confirm: ", id);
+		    "working at once. Type \"yes\" to confirm: ", id, name,
+		    date);
 	rc = cmd_delete_ask(question);
 done:
 	free(toks);

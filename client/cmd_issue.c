@@ -203,8 +203,10 @@ cmd_issue(struct tokenctl_opts *opts, int argc, char **argv)
 
 	if ((rc = tokenctl_connect(opts, &conn)) != 0)
 		return rc;
+	prompt_watch(tokend_conn_fd(conn));
 	err = tokend_token_issue(conn, &req, cmd_issue_conv_cb, &cv, token,
 	    &info);
+	prompt_watch(-1);
 	if (err == TOKEND_E_ABORTED && cv.cause != NULL) {
 		tokenctl_warnx("issue: %s", cv.cause);
 		rc = TOKENCTL_EXIT_REFUSED;

@@ -258,19 +258,18 @@ cmd_token_verify(struct tokenctl_opts *opts, int argc, char **argv)
 	if ((rc = cmd_token_read("verify", "Token: ", &token)) != 0)
 		return rc;
 	memset(&info, 0, sizeof(info));
-	/* A malformed token is inactive, whether or not a daemon answers. */
-	if (tokend_token_parse(token, NULL, NULL) == TOKEND_OK) {
-		if ((rc = tokenctl_connect(opts, &conn)) != 0)
-			goto done;
-		err = tokend_token_verify(conn, token, &active, &info);
-		if (err == TOKEND_E_FORMAT) {
-			active = 0;
-			err = TOKEND_OK;
-		}
-		if (err != TOKEND_OK) {
-			rc = tokenctl_fail(conn, err, "verify");
-			goto done;
-		}
+	/* Connect first: an unreachable daemon is exit 3 whatever the token. */
+	if ((rc = tokenctl_connect(opts, &conn)) != 0)
+		goto done;
+	err = tokend_token_verify(conn, token, &active, &info);
+	if (err == TOKEND_E_FORMAT) {
+		/* A malformed token is inactive; the daemon was not asked. */
+		active = 0;
+		err = TOKEND_OK;
+	}
+	if (err != TOKEND_OK) {
+		rc = tokenctl_fail(conn, err, "verify");
+		goto done;
 	}
 	if (opts->json)
 		written = cmd_token_verify_json(active, &info);
@@ -279,8 +278,12 @@ cmd_token_verify(struct tokenctl_opts *opts, int argc, char **argv)
 	if (written == -1) {
 		tokenctl_warnx("verify: cannot write the result");
 		rc = TOKENCTL_EXIT_UNREACHABLE;
-	} else
-		rc = active ? TOKENCTL_EXIT_OK : TOKENCTL_EXIT_REFUSED;
+	} else if (active)
+		rc = TOKENCTL_EXIT_OK;
+	else {
+		tokenctl_warnx("verify: the token is not active");
+		rc = TOKENCTL_EXIT_REFUSED;
+	}
 done:
 	prompt_free(token);
 	tokend_conn_close(conn);

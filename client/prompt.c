@@ -7,6 +7,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,13 @@ static const int prompt_signals[] = { SIGHUP, SIGINT, SIGQUIT, SIGTERM };
 #define PROMPT_NSIGNALS	(sizeof(prompt_signals) / sizeof(prompt_signals[0]))
 
 static volatile sig_atomic_t	prompt_caught;
+static int			prompt_watched = -1;
+
+void
+prompt_watch(int fd)
+{
+	prompt_watched = fd;
+}
 
 static void
 prompt_signal_cb(int sig)
@@ -49,6 +57,24 @@ prompt_getline(char *buf, size_t *len, const char **cause)
 		if (prompt_caught) {
 			*cause = "interrupted";
 			return -1;
+		}
+		/* Stop waiting for the person once the daemon has given up. */
+		if (prompt_watched != -1) {
+			struct pollfd	pfd[2] = {
+				{ .fd = STDIN_FILENO, .events = POLLIN },
+				{ .fd = prompt_watched, .events = POLLIN },
+			};
+
+			if (poll(pfd, 2, -1) == -1) {
+				if (errno == EINTR)
+					continue;
+				*cause = "poll";
+				return -1;
+			}
+			if (pfd[1].revents != 0 && pfd[0].revents == 0) {
+				*cause = "the daemon ended the conversation";
+				return -1;
+			}
 		}
 		n = read(STDIN_FILENO, &c, 1);
 		if (n == -1 && errno == EINTR && !prompt_caught)

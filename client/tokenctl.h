@@ -83,6 +83,8 @@ int	 cmd_token_status(struct tokenctl_opts *, int, char **);
 /* prompt.c */
 #define PROMPT_LINE_MAX		1024	/* longest answer, newline excluded */
 int	 prompt_isatty(void);
+/* While fd (the daemon's socket) is set, a prompt gives up when it turns readable. */
+void	 prompt_watch(int fd);
 /*
  * Show prompt (may be NULL) on stderr and read one line from stdin, with
  * echo off on a terminal when echo is 0.  Returns 0 and a malloc'ed line

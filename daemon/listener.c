@@ -34,6 +34,7 @@ static void	conn_write_cb(evutil_socket_t, short, void *);
 static void	conn_idle_cb(evutil_socket_t, short, void *);
 static void	listener_accept_cb(evutil_socket_t, short, void *);
 static void	conn_process(struct conn *);
+static void	conn_arm_idle(struct conn *);
 
 /* A socket inherited from systemd (LISTEN_FDS), or -1. */
 static int
@@ -252,7 +253,7 @@ listener_accept_cb(evutil_socket_t lfd, short events, void *arg)
 	td->nconns++;
 	td->stats.conns_accepted++;
 	event_add(c->ev_read, NULL);
-	conn_flush(c);	/* arms the idle timer */
+	conn_arm_idle(c);
 	log_debug("connection from uid %u pid %d%s%s", (unsigned)c->uid,
 	    (int)c->pid, c->is_admin ? " (admin)" : "",
 	    c->is_verifier ? " (verifier)" : "");

@@ -81,6 +81,12 @@ tokend_conn_message(const struct tokend_conn *conn)
 	return conn == NULL ? "" : conn->message;
 }
 
+int
+tokend_conn_fd(const struct tokend_conn *conn)
+{
+	return conn == NULL ? -1 : conn->fd;
+}
+
 static int64_t
 now_ms(void)
 {
@@ -431,8 +437,18 @@ issue_converse(struct tokend_conn *conn, const struct frame *f,
 		reply->n = m.n;
 		enc_conv_reply(&conn->tx, reply);
 		err = conn_flush(conn, deadline);
-	} else
+	} else {
+		/* The daemon may have given up first: report its reason. */
+		struct frame	ef;
+		int		got_any;
+
+		if (err == TOKEND_E_ABORTED && wait_fd(conn->fd, POLLIN,
+		    now_ms() + 1) == 0 && conn_read_frame(conn, &ef,
+		    now_ms() + 100, &got_any) == TOKEND_OK &&
+		    ef.type == MSG_ERROR)
+			err = conn_error_frame(conn, &ef);
 		conn_drop(conn);	/* the daemon ends the PAM helper */
+	}
 	if (reply != NULL) {
 		explicit_bzero(reply, sizeof(*reply));
 		free(reply);

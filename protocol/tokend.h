@@ -93,6 +93,13 @@ void		 tokend_conn_close(struct tokend_conn *conn);
  * The string belongs to the connection and changes with the next call.
  */
 const char	*tokend_conn_message(const struct tokend_conn *conn);
+/*
+ * The connection's socket, for poll(2) only: while a conversation
+ * callback waits for a person, the socket turning readable means the
+ * daemon gave up (timeout); the callback may then return -1, and
+ * tokend_token_issue() reports the daemon's reason.  -1 when closed.
+ */
+int		 tokend_conn_fd(const struct tokend_conn *conn);
 /* A static English description of err. */
 const char	*tokend_strerror(enum tokend_err err);
 
