@@ -408,6 +408,10 @@ list_cb(const struct token_record *r, void *arg)
 
 	if (ctx->n == TOKEND_LIST_CHUNK) {
 		enc_list_result(&reply, ctx->recs, ctx->n, 1);
+		if (reply.failed) {
+			wbuf_reset(&reply);
+			return -1;	/* one ERROR ends the series */
+		}
 		conn_send(ctx->c, &reply);
 		ctx->n = 0;
 	}

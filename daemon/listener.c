@@ -437,6 +437,13 @@ conn_read_cb(evutil_socket_t fd, short events, void *arg)
 	(void)events;
 	if (c->closing)
 		return;
+	/* Frames queued behind an ISSUE are bounded: two of the largest. */
+	if (c->issue != NULL &&
+	    c->ilen >= 2 * (TOKEND_HDR_LEN + (size_t)td->conf.max_frame)) {
+		conn_violation(c, "too much sent while a PAM conversation waits");
+		conn_flush(c);
+		return;
+	}
 	if (c->ilen == c->icap && conn_reserve(c, c->icap + IBUF_MIN) == -1) {
 		conn_close(c);
 		return;
@@ -453,6 +460,41 @@ conn_read_cb(evutil_socket_t fd, short events, void *arg)
 		return;
 	c->ilen += (size_t)n;
 	conn_process(c);
+}
+
+/*
+ * While an ISSUE waits on PAM, find the first complete CONV_REPLY among
+ * the frames queued from pos on, answer it and cut it out of ibuf; the
+ * frames around it keep their turn.  1 when one was taken.
+ */
+static int
+conn_take_conv_reply(struct conn *c, size_t pos)
+{
+	struct frame_hdr	hdr;
+	size_t			need;
+
+	while (c->ilen - pos >= TOKEND_HDR_LEN) {
+		if (frame_hdr_decode(c->ibuf + pos, &hdr) == -1 ||
+		    !msgtype_is_request(hdr.type) ||
+		    hdr.length > td->conf.max_frame ||
+		    !msg_len_ok(hdr.type, hdr.length))
+			return 0;	/* refused when its turn comes */
+		need = TOKEND_HDR_LEN + hdr.length;
+		if (c->ilen - pos < need)
+			return 0;
+		if (hdr.type == MSG_CONV_REPLY) {
+			td->stats.requests[hdr.type]++;
+			dispatch_frame(c, hdr.type, c->ibuf + pos + TOKEND_HDR_LEN,
+			    hdr.length);
+			explicit_bzero(c->ibuf + pos, need);
+			memmove(c->ibuf + pos, c->ibuf + pos + need,
+			    c->ilen - pos - need);
+			c->ilen -= need;
+			return 1;
+		}
+		pos += need;
+	}
+	return 0;
 }
 
 /*
@@ -489,8 +531,14 @@ conn_process(struct conn *c)
 				c->closing = 1;
 			break;
 		}
-		if (c->issue != NULL && hdr.type != MSG_CONV_REPLY)
-			break;	/* answered after the ISSUE, in order */
+		if (c->issue != NULL && hdr.type != MSG_CONV_REPLY) {
+			/* Answered after the ISSUE, in order; a reply may be behind. */
+			if (conn_take_conv_reply(c, pos + need)) {
+				handled = 1;
+				continue;
+			}
+			break;
+		}
 		if (hdr.type < 16)
 			td->stats.requests[hdr.type]++;
 		dispatch_frame(c, hdr.type, c->ibuf + pos + TOKEND_HDR_LEN,

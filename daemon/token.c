@@ -48,7 +48,8 @@ key_create(const char *path, uint8_t *master, char **cause)
 	n = write(fd, master, TOKEN_KEY_BYTES);
 	if (n != TOKEN_KEY_BYTES || fsync(fd) == -1) {
 		cause_set(cause, "cannot write key file %s: %s", path,
-		    n == -1 ? strerror(errno) : "short write");
+		    n >= 0 && n != TOKEN_KEY_BYTES ? "short write" :
+		    strerror(errno));
 		close(fd);
 		unlink(path);
 		return -1;
@@ -113,6 +114,7 @@ token_keys_load(const char *path, int may_create, struct token_keys **keysp,
     char **cause)
 {
 	struct token_keys	*keys;
+	struct stat		 st;
 	uint8_t			*master;
 	int			 rc = -1;
 
@@ -127,7 +129,8 @@ token_keys_load(const char *path, int may_create, struct token_keys **keysp,
 		cause_set(cause, "cannot allocate key memory");
 		goto done;
 	}
-	if (access(path, F_OK) == -1 && errno == ENOENT) {
+	/* lstat: a dangling symlink is "not a regular file", not "missing". */
+	if (lstat(path, &st) == -1 && errno == ENOENT) {
 		if (!may_create) {
 			cause_set(cause, "key file %s is missing but the database "
 			    "holds tokens; restore it from backup (tokens cannot "

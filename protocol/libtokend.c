@@ -573,6 +573,11 @@ tokend_token_list(struct tokend_conn *conn, const char *user, int all,
 		    &got_any);
 		if (err != TOKEND_OK)
 			goto fail;
+		if (f.type == MSG_ERROR) {
+			/* The daemon may end a series with an error. */
+			err = conn_error_frame(conn, &f);
+			goto fail;
+		}
 		if (f.type != MSG_LIST_RESULT) {
 			err = TOKEND_E_PROTOCOL;
 			conn_drop(conn);

@@ -30,7 +30,7 @@
 #define TOKEND_CONV_TEXT_MAX	512	/* PAM_MAX_MSG_SIZE */
 #define TOKEND_CONV_ANSWER_MAX	512	/* PAM_MAX_RESP_SIZE */
 #define TOKEND_ERRMSG_MAX	256
-#define TOKEND_LIST_CHUNK	64	/* records per LIST_RESULT frame */
+#define TOKEND_LIST_CHUNK	32	/* records per LIST_RESULT frame (32 of the largest fit) */
 #define TOKEND_STATUS_MAX	64	/* counters in a STATUS_RESULT */
 #define TOKEND_STATUS_KEY_MAX	48
 
