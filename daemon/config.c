@@ -88,6 +88,18 @@ static const struct config_entry config_table[] = {
 	{ "access_max", CONFIG_SECS64, CONFIG_FIELD(access_max), 1, DAY },
 	{ "max_tokens_per_user", CONFIG_COUNT,
 	  CONFIG_FIELD(max_tokens_per_user), 1, 100000 },
+	{ "exchange_fail_burst", CONFIG_COUNT,
+	  CONFIG_FIELD(exchange_fail_burst), 0, 1000000 },
+	{ "exchange_fail_per_minute", CONFIG_COUNT,
+	  CONFIG_FIELD(exchange_fail_per_minute), 1, 1000000 },
+	{ "verify_fail_burst", CONFIG_COUNT,
+	  CONFIG_FIELD(verify_fail_burst), 0, 1000000 },
+	{ "verify_fail_per_minute", CONFIG_COUNT,
+	  CONFIG_FIELD(verify_fail_per_minute), 1, 1000000 },
+	{ "auth_fail_burst", CONFIG_COUNT,
+	  CONFIG_FIELD(auth_fail_burst), 0, 1000000 },
+	{ "auth_fail_per_minute", CONFIG_COUNT,
+	  CONFIG_FIELD(auth_fail_per_minute), 1, 1000000 },
 	{ "map_size", CONFIG_SIZE64, CONFIG_FIELD(map_size), MIB, SIZE_MAX },
 	{ "purge_interval", CONFIG_SECS, CONFIG_FIELD(purge_interval),
 	  10, DAY },
@@ -134,6 +146,13 @@ config_defaults(struct config *conf)
 	conf->access_default = 5 * MINUTE;
 	conf->access_max = HOUR;
 	conf->max_tokens_per_user = 50;
+
+	conf->exchange_fail_burst = 10;
+	conf->exchange_fail_per_minute = 10;
+	conf->verify_fail_burst = 1000;
+	conf->verify_fail_per_minute = 60000;
+	conf->auth_fail_burst = 5;
+	conf->auth_fail_per_minute = 1;
 
 	conf->map_size = GIB;
 	conf->purge_interval = HOUR;

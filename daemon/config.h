@@ -47,6 +47,14 @@ struct config {
 	int64_t		access_max;		/* 1 hour */
 	unsigned	max_tokens_per_user;	/* 50 */
 
+	/* failure rate limits: token buckets; burst 0 turns one off */
+	unsigned	exchange_fail_burst;	/* failed EXCHANGEs per caller uid, 10 */
+	unsigned	exchange_fail_per_minute;	/* refill, 10 */
+	unsigned	verify_fail_burst;	/* inactive VERIFYs per caller uid, 1000 */
+	unsigned	verify_fail_per_minute;	/* refill, 60000 */
+	unsigned	auth_fail_burst;	/* failed PAM authentications per user, 5 */
+	unsigned	auth_fail_per_minute;	/* refill, 1 */
+
 	/* store */
 	uint64_t	map_size;		/* bytes, 1 GiB */
 	unsigned	purge_interval;		/* seconds, 3600 */

@@ -35,6 +35,7 @@ struct counters {
 	uint64_t	pam_failures;
 	uint64_t	pam_timeouts;
 	uint64_t	purged;
+	uint64_t	rate_limited;		/* requests refused by a failure limit */
 };
 
 struct conn {
@@ -105,6 +106,7 @@ void	 conn_stop_all(void);
 void	 dispatch_frame(struct conn *, int type, const uint8_t *, size_t);
 void	 dispatch_issue_authenticated(struct conn *);
 const char *dispatch_user_name(uid_t, char *, size_t);
+int	 dispatch_user_uid(const char *, uid_t *);
 
 /* pamhelper.c */
 /* Start or queue the ISSUE held in c->issue for user (uid). */

@@ -14,6 +14,7 @@
 
 #include "daemon.h"
 #include "log.h"
+#include "ratelimit.h"
 #include "store.h"
 #include "token.h"
 #include "tokenfmt.h"
@@ -90,8 +91,8 @@ dispatch_user_name(uid_t uid, char *buf, size_t size)
 	return buf;
 }
 
-static int
-user_uid(const char *name, uid_t *uid)
+int
+dispatch_user_uid(const char *name, uid_t *uid)
 {
 	struct passwd	 pw, *res = NULL;
 	char		 tmp[4096];
@@ -113,7 +114,7 @@ target_uid(struct conn *c, const char *user, uid_t *uid)
 		*uid = c->uid;
 		return 0;
 	}
-	if (user_uid(user, uid) == -1) {
+	if (dispatch_user_uid(user, uid) == -1) {
 		if (!c->is_admin) {
 			conn_error(c, PERR_DENIED, "only admins may name "
 			    "another user");
@@ -270,7 +271,7 @@ handle_issue(struct conn *c, const uint8_t *body, size_t len)
 		conn_error(c, PERR_DENIED, "only root may issue tokens for "
 		    "another user");
 		goto fail;
-	} else if (user_uid(m->user, &uid) == -1) {
+	} else if (dispatch_user_uid(m->user, &uid) == -1) {
 		conn_error(c, PERR_NOT_FOUND, "no such user: %s", m->user);
 		goto fail;
 	}
@@ -292,6 +293,12 @@ handle_issue(struct conn *c, const uint8_t *body, size_t len)
 	}
 	if (scopes_check(c, m->nscopes, m->scopes) == -1)
 		goto fail;
+	if (!ratelimit_allowed(RL_AUTH, uid)) {
+		td->stats.rate_limited++;
+		conn_error(c, PERR_RATE_LIMITED, "too many failed "
+		    "authentications for %s; try again later", m->user);
+		goto fail;
+	}
 	if (issue_precheck(c, m, uid, now) == -1)
 		goto fail;
 	c->issue = m;
@@ -326,7 +333,7 @@ dispatch_issue_authenticated(struct conn *c)
 
 	memset(&rec, 0, sizeof(rec));
 	memset(&out, 0, sizeof(out));
-	if (user_uid(m->user, &uid) == -1) {
+	if (dispatch_user_uid(m->user, &uid) == -1) {
 		conn_error(c, PERR_NOT_FOUND, "no such user: %s", m->user);
 		return;
 	}
@@ -563,12 +570,20 @@ handle_exchange(struct conn *c, const uint8_t *body, size_t len)
 	uint8_t			i, j;
 
 	memset(&out, 0, sizeof(out));
+	memset(&claims, 0, sizeof(claims));
 	if (dec_exchange(body, len, &m) == -1) {
 		conn_error(c, PERR_MALFORMED, "malformed EXCHANGE");
 		goto done;
 	}
+	if (!ratelimit_allowed(RL_EXCHANGE, c->uid)) {
+		td->stats.rate_limited++;
+		conn_error(c, PERR_RATE_LIMITED, "too many failed exchanges; "
+		    "try again later");
+		goto done;
+	}
 	if (token_active(m.token, &claims, &rec, now) == -1 ||
 	    claims.kind != TOKEN_REFRESH) {
+		ratelimit_fail(RL_EXCHANGE, c->uid);
 		conn_error(c, PERR_INACTIVE, "the refresh token is not active");
 		log_info("exchange refused for caller uid %u pid %d",
 		    (unsigned)c->uid, (int)c->pid);
@@ -640,6 +655,12 @@ handle_verify(struct conn *c, const uint8_t *body, size_t len)
 		return;
 	}
 	memset(&out, 0, sizeof(out));
+	if (!ratelimit_allowed(RL_VERIFY, c->uid)) {
+		td->stats.rate_limited++;
+		conn_error(c, PERR_RATE_LIMITED, "too many inactive tokens "
+		    "verified; try again later");
+		return;
+	}
 	if (token_active(m.token, &claims, &rec, now) == 0) {
 		out.active = 1;
 		record_to_proto(&rec, &out.rec);
@@ -658,8 +679,10 @@ handle_verify(struct conn *c, const uint8_t *body, size_t len)
 		}
 		lastused_note(rec.id, now, rec.last_used);
 		td->stats.verified_active++;
-	} else
+	} else {
+		ratelimit_fail(RL_VERIFY, c->uid);
 		td->stats.verified_inactive++;
+	}
 	enc_verify_result(&reply, &out);
 	conn_send(c, &reply);
 	explicit_bzero(&m, sizeof(m));
@@ -728,6 +751,7 @@ handle_status(struct conn *c, const uint8_t *body, size_t len)
 		status_add(m, "pam_failures", s->pam_failures);
 		status_add(m, "pam_timeouts", s->pam_timeouts);
 		status_add(m, "purged", s->purged);
+		status_add(m, "rate_limited", s->rate_limited);
 		for (t = MSG_ISSUE; t <= MSG_STATUS; t++) {
 			snprintf(key, sizeof(key), "requests_%s", msgtype_name(t));
 			status_add(m, key, s->requests[t]);

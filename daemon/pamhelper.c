@@ -23,6 +23,7 @@
 
 #include "daemon.h"
 #include "log.h"
+#include "ratelimit.h"
 #include "token.h"
 
 #define MSG_HELPER_RESULT	0xf0	/* child -> daemon only, never on the client socket */
@@ -390,6 +391,10 @@ pamhelper_reply(struct conn *c, const uint8_t *body, size_t len)
 static void
 pamhelper_failed(struct pamhelper *h, const char *why)
 {
+	uid_t	uid;
+
+	if (dispatch_user_uid(h->user, &uid) == 0)
+		ratelimit_fail(RL_AUTH, uid);
 	log_notice("authentication failed for %s (caller uid %u pid %d): %s",
 	    h->user, (unsigned)h->c->uid, (int)h->c->pid, why);
 	td->stats.pam_failures++;

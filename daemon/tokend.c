@@ -23,6 +23,7 @@
 
 #include "daemon.h"
 #include "log.h"
+#include "ratelimit.h"
 #include "store.h"
 #include "token.h"
 
@@ -408,6 +409,7 @@ main(int argc, char **argv)
 		event_free(ev_stop);
 	listener_close();
 	lastused_free();
+	ratelimit_free();
 	store_close(td->store);
 	token_keys_free(td->keys);
 	event_base_free(td->base);

@@ -1,0 +1,155 @@
+/*
+ * Token buckets for failures (ratelimit.h).  The table is small and
+ * fixed: only keys that failed recently are in it, and a bucket that has
+ * refilled completely is as good as absent, so its slot is reused.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "daemon.h"
+#include "log.h"
+#include "ratelimit.h"
+
+#define RL_SLOTS	4096		/* per kind; a power of two */
+#define RL_PROBE	32		/* slots looked at per key */
+
+struct bucket {
+	uint32_t	key;
+	int		used;
+	int		dry_logged;	/* "rate limited" already logged for this dry spell */
+	double		tokens;
+	int64_t		stamp_ms;	/* when tokens was last brought up to date */
+};
+
+static struct bucket	*tables[RL_NKINDS];
+
+static const char *const kind_names[RL_NKINDS] = {
+	"failed exchanges by uid", "inactive verifications by uid",
+	"failed authentications of uid",
+};
+
+static int64_t
+now_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+limits(enum rl_kind kind, double *burst, double *per_ms)
+{
+	unsigned	b = 0, r = 1;
+
+	switch (kind) {
+	case RL_EXCHANGE:
+		b = td->conf.exchange_fail_burst;
+		r = td->conf.exchange_fail_per_minute;
+		break;
+	case RL_VERIFY:
+		b = td->conf.verify_fail_burst;
+		r = td->conf.verify_fail_per_minute;
+		break;
+	case RL_AUTH:
+		b = td->conf.auth_fail_burst;
+		r = td->conf.auth_fail_per_minute;
+		break;
+	case RL_NKINDS:
+		break;
+	}
+	*burst = b;
+	*per_ms = r / 60000.0;
+}
+
+/* Bring a bucket up to date; 1 when it is full again (slot reusable). */
+static int
+refill(struct bucket *b, double burst, double per_ms, int64_t now)
+{
+	b->tokens += (double)(now - b->stamp_ms) * per_ms;
+	b->stamp_ms = now;
+	if (b->tokens >= 1)
+		b->dry_logged = 0;
+	if (b->tokens >= burst) {
+		b->tokens = burst;
+		return 1;
+	}
+	return 0;
+}
+
+static struct bucket *
+lookup(enum rl_kind kind, uint32_t key, int create)
+{
+	struct bucket	*t, *b, *spare = NULL;
+	double		 burst, per_ms;
+	int64_t		 now = now_ms();
+	unsigned	 i, h = (key * 2654435761u) & (RL_SLOTS - 1);
+
+	limits(kind, &burst, &per_ms);
+	if (tables[kind] == NULL &&
+	    (tables[kind] = calloc(RL_SLOTS, sizeof(struct bucket))) == NULL)
+		return NULL;
+	t = tables[kind];
+	for (i = 0; i < RL_PROBE; i++) {
+		b = &t[(h + i) & (RL_SLOTS - 1)];
+		if (b->used && b->key == key) {
+			refill(b, burst, per_ms, now);
+			return b;
+		}
+		if (spare == NULL && (!b->used || refill(b, burst, per_ms, now)))
+			spare = b;
+	}
+	if (!create || spare == NULL)
+		return NULL;	/* no room: the key is treated as fresh */
+	memset(spare, 0, sizeof(*spare));
+	spare->used = 1;
+	spare->key = key;
+	spare->tokens = burst;
+	spare->stamp_ms = now;
+	return spare;
+}
+
+int
+ratelimit_allowed(enum rl_kind kind, uint32_t key)
+{
+	struct bucket	*b;
+	double		 burst, per_ms;
+
+	limits(kind, &burst, &per_ms);
+	if (burst == 0)
+		return 1;
+	if ((b = lookup(kind, key, 0)) == NULL)
+		return 1;
+	return b->tokens >= 1;
+}
+
+void
+ratelimit_fail(enum rl_kind kind, uint32_t key)
+{
+	struct bucket	*b;
+	double		 burst, per_ms;
+
+	limits(kind, &burst, &per_ms);
+	if (burst == 0 || (b = lookup(kind, key, 1)) == NULL)
+		return;
+	if (b->tokens >= 1)
+		b->tokens -= 1;
+	if (b->tokens < 1 && !b->dry_logged) {
+		b->dry_logged = 1;
+		log_warnx("rate limit: %s %u reached %.0f; refusing until "
+		    "the bucket refills (%.0f per minute)", kind_names[kind],
+		    (unsigned)key, burst, per_ms * 60000);
+	}
+}
+
+void
+ratelimit_free(void)
+{
+	int	k;
+
+	for (k = 0; k < RL_NKINDS; k++) {
+		free(tables[k]);
+		tables[k] = NULL;
+	}
+}

@@ -1,0 +1,62 @@
+#!/bin/bash
+# Failure rate limits: failed EXCHANGEs and inactive VERIFYs per caller
+# uid, failed PAM authentications per user; one log line per dry spell.
+. "$(dirname "$0")/lib.sh"
+
+setup exchange_fail_burst=3 exchange_fail_per_minute=1 \
+    verify_fail_burst=4 verify_fail_per_minute=1 \
+    auth_fail_burst=2 auth_fail_per_minute=1
+start_daemon || finish
+
+issue_ok live || finish
+LIVE=$TOKEN
+issue_ok gone || finish
+GONE=$TOKEN
+tctl --json list
+GONE_ID=$(json_eval '[t["id"] for t in j if t["name"] == "gone"][0]' "$OUT")
+tctl delete "$GONE_ID" --yes
+
+# EXCHANGE: three failures empty the bucket; then even a good token waits.
+for i in 1 2 3; do
+	tctl_in "$GONE" exchange
+	expect_rc "failed exchange $i is refused as inactive" 1
+done
+tctl_in "$LIVE" exchange
+expect_rc "after 3 failures a valid exchange is rate-limited" 1
+expect_match "it says so" 'too many failed exchanges' "$ERR"
+expect_eq "the log names the limit once" 1 "$(grep -c 'rate limit: failed exchanges by uid' "$T/daemon.log")"
+tctl_in "$LIVE" exchange
+expect_eq "still one log line after another refusal" 1 "$(grep -c 'rate limit: failed exchanges by uid' "$T/daemon.log")"
+
+# VERIFY: counted apart from EXCHANGE.
+tctl_in "$LIVE" verify
+expect_rc "verify is not limited by exchange failures" 0
+for i in 1 2 3 4; do
+	tctl_in "$GONE" verify
+done
+tctl_in "$LIVE" verify
+expect_rc "after 4 inactive verifications, verify is rate-limited" 1
+expect_match "it says so" 'too many inactive tokens' "$ERR"
+
+# PAM: two failed authentications of a user stop the next ISSUE before PAM runs.
+for i in 1 2; do
+	fresh_oath
+	tctl_in "wrong password
+000000" issue --name "bad$i"
+	expect_rc "failed authentication $i" 1
+done
+issue_token after-failures
+expect_rc "the third ISSUE is refused, even with the right password" 1
+expect_match "it says there were too many failed authentications" 'too many failed authentications' "$ERR"
+expect_no_match "PAM was not run for it (no prompt)" 'Password' "$ERR"
+
+if is_root; then
+	as_nobody issue_token nobody-ok
+	expect_rc "another user is not limited by root's failures" 0
+else
+	skip "another user is not limited by root's failures"
+fi
+tctl status
+expect_rc "the daemon still serves" 0
+stop_daemon
+finish
