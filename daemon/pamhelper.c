@@ -197,6 +197,11 @@ child_main(int fd, const char *user, const char *ruser)
 	}
 	pam_set_item(pamh, PAM_FAIL_DELAY, delay.p);
 	pam_set_item(pamh, PAM_RUSER, ruser);
+	/*
+	 * pam_tokend.so steps aside in tokend's own transactions: a short-lived
+	 * access token must never buy a new long-lived refresh token.
+	 */
+	pam_putenv(pamh, "TOKEND_ISSUE=1");
 	rc = pam_authenticate(pamh, PAM_DISALLOW_NULL_AUTHTOK);
 	if (rc == PAM_SUCCESS)
 		rc = pam_acct_mgmt(pamh, PAM_DISALLOW_NULL_AUTHTOK);

@@ -372,9 +372,10 @@ main(int argc, char **argv)
 
 	if ((td->base = event_base_new()) == NULL)
 		fatalx("cannot create the event loop");
+	/* Before listener_open(), which unsets LISTEN_FDS once it took the socket. */
+	socket_bound = getenv("LISTEN_FDS") == NULL;
 	if (listener_open(&cause) == -1)
 		fatalx("%s", cause ? cause : "cannot listen");
-	socket_bound = getenv("LISTEN_FDS") == NULL;
 	for (i = 0; i < 4; i++) {
 		ev_sig[i] = evsignal_new(td->base, sigs[i], signal_cb, NULL);
 		if (ev_sig[i] == NULL || event_add(ev_sig[i], NULL) == -1)

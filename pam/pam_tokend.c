@@ -58,6 +58,12 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
 		pam_syslog(pamh, LOG_ERR, "%s", err);
 		return PAM_SERVICE_ERR;
 	}
+	/* In tokend's own ISSUE a token must not stand in for the password. */
+	if (pam_getenv(pamh, "TOKEND_ISSUE") != NULL) {
+		if (o.debug)
+			pam_syslog(pamh, LOG_DEBUG, "ignored inside a tokend ISSUE");
+		return PAM_IGNORE;
+	}
 	if (pam_get_user(pamh, &user, NULL) != PAM_SUCCESS || user == NULL ||
 	    *user == '\0')
 		return PAM_USER_UNKNOWN;

@@ -102,7 +102,7 @@ pamcore_check(const struct pamcore_opts *o, const char *user,
 		detail[0] = '\0';
 	if (tokend_token_parse(token, &kind, detail) != TOKEND_OK)
 		return PAMCORE_MALFORMED;
-	err = tokend_conn_open(&conn, o->socket[0] ? o->socket : NULL,
+	err = tokend_conn_open(&conn, o->socket[0] ? o->socket : TOKEND_DEFAULT_SOCKET,
 	    o->timeout_ms);
 	if (err == TOKEND_OK)
 		err = tokend_token_verify(conn, token, &active, &info);
@@ -172,7 +172,7 @@ pamcore_expiring(const struct pamcore_opts *o, const char *user, int64_t now,
 	int64_t			 horizon = now + (int64_t)o->warn_days * 86400;
 
 	*n = 0;
-	if (tokend_conn_open(&conn, o->socket[0] ? o->socket : NULL,
+	if (tokend_conn_open(&conn, o->socket[0] ? o->socket : TOKEND_DEFAULT_SOCKET,
 	    o->timeout_ms) != TOKEND_OK ||
 	    tokend_token_list(conn, user, 0, &all, &count) != TOKEND_OK) {
 		tokend_conn_close(conn);

@@ -15,7 +15,7 @@
 #define PAMCORE_ACCEPT_ANY	(PAMCORE_ACCEPT_ACCESS | PAMCORE_ACCEPT_REFRESH)
 
 struct pamcore_opts {
-	char		socket[108];		/* "" = libtokend's default */
+	char		socket[108];		/* "" = TOKEND_DEFAULT_SOCKET, never the environment */
 	char		scope[TOKEND_SCOPE_SIZE];	/* "" = none required */
 	int		accept;			/* PAMCORE_ACCEPT_* */
 	int		use_first_pass;

@@ -162,7 +162,8 @@ tokend_conn_open(struct tokend_conn **connp, const char *path, int timeout_ms)
 	enum tokend_err		 err;
 
 	*connp = NULL;
-	if (path == NULL && (path = getenv("TOKEND_SOCKET")) == NULL)
+	/* secure_getenv: a setuid program's caller must not pick the daemon. */
+	if (path == NULL && (path = secure_getenv("TOKEND_SOCKET")) == NULL)
 		path = TOKEND_DEFAULT_SOCKET;
 	if (strlen(path) == 0 || strlen(path) >= sizeof(conn->path))
 		return TOKEND_E_ARG;

@@ -79,8 +79,9 @@ struct tokend_token {
 struct tokend_conn;
 
 /*
- * Connect to the daemon at path (NULL: TOKEND_DEFAULT_SOCKET, or the
- * TOKEND_SOCKET environment variable when set).  timeout_ms bounds the
+ * Connect to the daemon at path (NULL: the TOKEND_SOCKET environment
+ * variable when set, except in setuid/setgid programs, else
+ * TOKEND_DEFAULT_SOCKET).  timeout_ms bounds the
  * connect and every later call (0: 5000).  On success *conn is the
  * caller's, to be released with tokend_conn_close().
  */

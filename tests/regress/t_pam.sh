@@ -87,6 +87,17 @@ expect_match "the session warns about the expiring token" \
     "^info: Your tokend token \"soon\" expires in 3 days \\([0-9]{4}-[0-9]{2}-[0-9]{2}\\)\\.$" "$OUT"
 expect_eq "exactly one warning" 1 "$(grep -c '^info:' "$T/out")"
 
+# Stacked into tokend's own PAM service (as pam-auth-update's profile does),
+# the module steps aside: an access token must not buy a refresh token.
+cp "$PAMDIR/tokend" "$T/tokend.pam.orig"
+{ echo "auth sufficient $MODULE socket=$SOCK"; cat "$T/tokend.pam.orig"; } >"$PAMDIR/tokend"
+fresh_oath
+tctl_in "$TKA" issue --name bought
+expect_rc "an access token typed at tokend's own PAM prompt issues nothing" 1
+expect_no_match "pam_tokend asked for no token inside ISSUE" 'Token:' "$ERR"
+issue_ok through-stack
+cp "$T/tokend.pam.orig" "$PAMDIR/tokend"
+
 # revoke: the access token stops at once.
 tctl --json list
 DEPLOY_ID=$(json_eval '[t["id"] for t in j if t["name"] == "deployer"][0]' "$OUT")
