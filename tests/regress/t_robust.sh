@@ -1,0 +1,186 @@
+#!/bin/bash
+# Hostile and broken clients: garbage, bad magic/version/type, oversize and
+# truncated frames, silent clients, a PAM conversation nobody answers.  After
+# each, the daemon must keep serving everybody else.
+. "$(dirname "$0")/lib.sh"
+
+IDLE=3
+setup idle_timeout=${IDLE}s pam_timeout=2s max_frame=4096 max_connections_per_uid=32 \
+    refresh_default=60s
+start_daemon || finish
+
+issue_ok keeper --expires 1d || finish
+KEEP=$TOKEN
+# A refresh token that expires in 60 s (the shortest refresh_default); checked
+# at the end of this script, which runs longer than that anyway.
+issue_ok short-lived || finish
+SHORT=$TOKEN
+SHORT_AT=$(date +%s)
+tctl_in "$SHORT" --json verify
+SHORT_EXP=$(json_eval 'j["exp"]' "$OUT")
+expect_json "short-lived refresh token expires in 60 s" 'abs(j["exp"] - now - 60) <= 5' "$OUT"
+tctl_in "$SHORT" exchange
+SHORT_ACCESS=$OUT
+tctl_in "$SHORT_ACCESS" --json verify
+expect_json "its access token (default 5 min) does not outlive the refresh token" \
+    "j['active'] is True and j['exp'] <= $SHORT_EXP" "$OUT"
+cp "$(dirname "$0")/rawclient.py" "$T/rawclient.py"
+chmod 644 "$T/rawclient.py"
+RAW=("$PYTHON" "$T/rawclient.py" "$SOCK")
+
+# still_serving WHAT: status answers and the keeper token still verifies.
+still_serving() {
+	tctl status
+	expect_rc "status still works after $1" 0
+	tctl_in "$KEEP" verify
+	expect_rc "a token still verifies after $1" 0
+}
+
+# raw_send NAME HEX: the daemon closes (maybe after an ERROR frame) well before idle_timeout.
+raw_send() {
+	local name=$1 res
+	res=$(timeout 20 "${RAW[@]}" send "$2" 10)
+	expect_json "$name: dropped or answered with an error" \
+	    '(j["closed"] and j["elapsed"] < '"$IDLE"') or (0x80 in j["frames"] and set(j["frames"]) <= {0x80})' "$res"
+	expect_json "$name: never answered with a success frame" \
+	    'all(f in (0x80,) for f in j["frames"])' "$res"
+	still_serving "$name"
+}
+
+# --- sanity of the raw client itself: a well-formed STATUS gets STATUS_RESULT
+RES=$(timeout 20 "${RAW[@]}" send "$("$PYTHON" "$T/rawclient.py" - frame 8)" 2)
+expect_json "raw client: a well-formed STATUS frame is answered with STATUS_RESULT" \
+    '0x87 in j["frames"]' "$RES"
+
+raw_send "random garbage" "ff$(head -c 64 /dev/urandom | od -v -An -tx1 | tr -d ' \n')"
+raw_send "bad magic" "58590108$(printf '%08x' 0)"
+raw_send "bad version" "544b0908$(printf '%08x' 0)"
+raw_send "unknown request type 0x7f" "544b017f$(printf '%08x' 0)"
+raw_send "a response type (ERROR) sent as a request" "544b0180$(printf '%08x' 4)00010000"
+raw_send "oversize length (1 MiB > max_frame)" "544b0101$(printf '%08x' 1048576)"
+raw_send "length 0xffffffff" "544b0107ffffffff"
+raw_send "STATUS with a body it must not have" "544b010800000004deadbeef"
+raw_send "ISSUE with a body that does not parse" "544b010100000006ffff41414141"
+raw_send "VERIFY with a string length beyond the body" "544b010700000004 00ff4141"
+
+# a frame just over max_frame (4096), body really sent
+BIG=$("$PYTHON" -c 'print("00" * 4097)')
+raw_send "a 4097-byte body with max_frame 4096" "544b0107$(printf '%08x' 4097)$BIG"
+
+# --- truncated frames, then the client closes
+timeout 10 "${RAW[@]}" close "544b0107000000400041" >/dev/null
+still_serving "a truncated body then close"
+timeout 10 "${RAW[@]}" close "544b01" >/dev/null
+still_serving "a truncated header then close"
+
+# --- a client that connects and says nothing is dropped after idle_timeout
+RES=$(timeout 20 "${RAW[@]}" idle $((IDLE + 4)))
+expect_json "a silent client is disconnected within idle_timeout + 2 s" \
+    'j["closed"] and j["elapsed"] <= '"$IDLE"' + 2' "$RES"
+still_serving "a silent client"
+
+# a client that sends half a header and stalls is dropped too
+RES=$(timeout 20 "${RAW[@]}" send "544b01" $((IDLE + 4)))
+expect_json "a client stalled mid-header is disconnected within idle_timeout + 2 s" \
+    'j["closed"] and j["elapsed"] <= '"$IDLE"' + 2' "$RES"
+
+# while a silent client is connected, others are served at once
+timeout 20 "${RAW[@]}" idle $((IDLE + 4)) >/dev/null &
+IDLER=$!
+BG_PIDS="$BG_PIDS $IDLER"
+sleep 0.3
+START=$(date +%s.%N)
+tctl status
+END=$(date +%s.%N)
+expect_rc "status while a silent client is connected" 0
+expect_json "status is answered at once (< 1 s) while a silent client is connected" \
+    "$END - $START < 1" 'null'
+wait "$IDLER" 2>/dev/null
+
+# --- many connections from one uid: the extra ones are refused, not the daemon
+# (as nobody when we are root: root may well be exempt from the per-uid limit)
+if is_root; then
+	RES=$(timeout 20 $AS_NOBODY_CMD "${RAW[@]}" hold 40 1)
+else
+	RES=$(timeout 20 "${RAW[@]}" hold 40 1)
+fi
+expect_json "connections beyond max_connections_per_uid (32) are refused or closed" \
+    'j["closed"] + j["refused"] >= 8' "$RES"
+still_serving "a connection flood"
+
+# --- PAM conversation timeout (pam_timeout = 2s)
+# 1. nobody answers the password prompt: tokenctl waits on a pipe that stays open.
+mkfifo "$T/fifo"
+sleep 15 >"$T/fifo" &
+HOLDER=$!
+BG_PIDS="$BG_PIDS $HOLDER"
+START=$(date +%s)
+timeout 20 "$TCTL" --socket "$SOCK" issue --name hang <"$T/fifo" >"$T/out" 2>"$T/err"
+RC=$?
+END=$(date +%s)
+kill "$HOLDER" 2>/dev/null
+wait "$HOLDER" 2>/dev/null
+LAST_CMD="tokenctl issue --name hang (stdin never answers)"
+expect_rc "issue with an unanswered prompt exits 1" 1
+expect_true "it fails within pam_timeout + 4 s (took $((END - START)) s)" test $((END - START)) -le 6
+expect_match "it says the conversation timed out" '[Tt]ime' "$(tail -n 1 "$T/err")"
+expect_lines "nothing on stdout" 0 "$T/out"
+still_serving "a timed-out PAM conversation"
+
+# 2. the password is answered, the one-time code is not
+rm -f "$T/fifo"
+mkfifo "$T/fifo"
+fresh_oath
+{ printf '%s\n' "$PW_ME"; sleep 15; } >"$T/fifo" &
+HOLDER=$!
+BG_PIDS="$BG_PIDS $HOLDER"
+START=$(date +%s)
+timeout 20 "$TCTL" --socket "$SOCK" issue --name hang2 <"$T/fifo" >"$T/out" 2>"$T/err"
+RC=$?
+END=$(date +%s)
+kill "$HOLDER" 2>/dev/null
+wait "$HOLDER" 2>/dev/null
+expect_rc "issue with an unanswered OTP prompt exits 1" 1
+expect_true "it fails within pam_timeout + 4 s (took $((END - START)) s)" test $((END - START)) -le 6
+issue_token after-timeout
+expect_rc "the next issue works (no stale pam_oath lock, helper reaped)" 0
+
+# 3. raw: ISSUE then never answer the CONV; the daemon keeps serving meanwhile
+timeout 30 "${RAW[@]}" issue-hang 8 >"$T/hang.json" &
+HANGER=$!
+BG_PIDS="$BG_PIDS $HANGER"
+sleep 0.5
+START=$(date +%s.%N)
+tctl_in "$KEEP" verify
+END=$(date +%s.%N)
+expect_rc "verify while a PAM conversation hangs" 0
+expect_json "verify answers at once (< 1 s) while a PAM conversation hangs" "$END - $START < 1" 'null'
+wait "$HANGER"
+RES=$(cat "$T/hang.json")
+expect_json "raw ISSUE: the daemon sent a CONV prompt first" '0x81 in j["first"]["frames"]' "$RES"
+expect_json "raw ISSUE unanswered: ERROR (timed out) or close within pam_timeout + 2 s" \
+    '(j["error_at"] is not None and j["error_at"] <= 4) or (j["closed"] and j["elapsed"] <= 4)' "$RES"
+expect_json "raw ISSUE unanswered: the error code is TIMEOUT (10)" '10 in j["errors"]' "$RES"
+still_serving "an unanswered raw ISSUE"
+tctl --json list
+expect_json "no token was created by the timed-out issues" \
+    'not set(t["name"] for t in j) & {"hang", "hang2"}' "$OUT"
+
+# --- the 60 s refresh token is never accepted after its expiry (before any purge)
+while [ $(($(date +%s) - SHORT_AT)) -lt 62 ]; do sleep 1; done
+tctl_in "$SHORT" --json verify
+expect_rc "refresh token inactive right after its expiry" 1
+expect_json "expired refresh token: only {\"active\":false}" 'j == {"active": False}' "$OUT"
+tctl_in "$SHORT" exchange
+expect_rc "exchange with an expired refresh token exits 1" 1
+tctl_in "$SHORT_ACCESS" verify
+expect_rc "its access token is inactive too" 1
+
+# --- no PAM helper processes left behind
+sleep 0.5
+KIDS=$(pgrep -P "$DAEMON_PID" | wc -l)
+expect_eq "no PAM helper processes left after the timeouts" 0 "$KIDS"
+
+stop_daemon
+expect_eq "SIGTERM exits 0 after all that" 0 "$DAEMON_RC"
+finish
