@@ -178,23 +178,25 @@ scopes_check(struct conn *c, uint8_t n, char scopes[][TOKEND_SCOPE_MAX + 1])
 	return 0;
 }
 
+/* Copies string lengths, not whole arrays: this runs on every VERIFY. */
 static void
 record_to_proto(const struct token_record *r, struct proto_record *p)
 {
 	uint8_t	i;
 
-	memset(p, 0, sizeof(*p));
 	tokenfmt_id_str(r->id, p->id);
-	memcpy(p->user, r->user, sizeof(p->user));
+	p->parent[0] = '\0';
+	memcpy(p->user, r->user, strnlen(r->user, TOKEND_USER_MAX) + 1);
 	p->uid = r->uid;
-	memcpy(p->name, r->name, sizeof(p->name));
+	memcpy(p->name, r->name, strnlen(r->name, TOKEND_NAME_MAX) + 1);
 	p->kind = TOKEN_REFRESH;
 	p->created = r->created;
 	p->expires = r->expires;
 	p->last_used = lastused_get(r->id, r->last_used);
 	p->nscopes = r->nscopes;
 	for (i = 0; i < r->nscopes; i++)
-		memcpy(p->scopes[i], r->scopes[i], sizeof(p->scopes[i]));
+		memcpy(p->scopes[i], r->scopes[i],
+		    strnlen(r->scopes[i], TOKEND_SCOPE_MAX) + 1);
 }
 
 struct precheck {
@@ -569,7 +571,7 @@ handle_exchange(struct conn *c, const uint8_t *body, size_t len)
 	int64_t			now = now_sec(), lifetime, exp;
 	uint8_t			i, j;
 
-	memset(&out, 0, sizeof(out));
+	out.token[0] = '\0';
 	memset(&claims, 0, sizeof(claims));
 	if (dec_exchange(body, len, &m) == -1) {
 		conn_error(c, PERR_MALFORMED, "malformed EXCHANGE");
@@ -628,15 +630,15 @@ handle_exchange(struct conn *c, const uint8_t *body, size_t len)
 			memcpy(out.rec.scopes[out.rec.nscopes++], rec.scopes[j],
 			    sizeof(rec.scopes[j]));
 	out.expires_in = (uint32_t)(exp - now);
-	enc_exchanged(&reply, &out);
-	conn_send(c, &reply);
+	enc_exchanged(&c->out, &out);	/* small and bounded: no scratch copy */
 	lastused_note(rec.id, now, rec.last_used);
 	td->stats.exchanged++;
 	log_debug("exchanged token %s for access token %s, caller uid %u",
 	    out.rec.parent, out.rec.id, (unsigned)c->uid);
 done:
-	explicit_bzero(&m, sizeof(m));
-	explicit_bzero(&out, sizeof(out));
+	/* Only these hold secrets; the rest of the structs is public. */
+	explicit_bzero(m.token, sizeof(m.token));
+	explicit_bzero(out.token, sizeof(out.token));
 	explicit_bzero(&claims, sizeof(claims));
 }
 
@@ -654,7 +656,7 @@ handle_verify(struct conn *c, const uint8_t *body, size_t len)
 		conn_error(c, PERR_MALFORMED, "malformed VERIFY");
 		return;
 	}
-	memset(&out, 0, sizeof(out));
+	out.active = 0;
 	if (!ratelimit_allowed(RL_VERIFY, c->uid)) {
 		td->stats.rate_limited++;
 		conn_error(c, PERR_RATE_LIMITED, "too many inactive tokens "
@@ -683,9 +685,8 @@ handle_verify(struct conn *c, const uint8_t *body, size_t len)
 		ratelimit_fail(RL_VERIFY, c->uid);
 		td->stats.verified_inactive++;
 	}
-	enc_verify_result(&reply, &out);
-	conn_send(c, &reply);
-	explicit_bzero(&m, sizeof(m));
+	enc_verify_result(&c->out, &out);	/* small and bounded */
+	explicit_bzero(m.token, sizeof(m.token));
 	explicit_bzero(&claims, sizeof(claims));
 }
 

@@ -25,10 +25,37 @@
 #define ACCESS_MAC_BYTES 16
 #define ACCESS_SIGNED	32	/* payload bytes covered by the MAC */
 
+/*
+ * The keyed BLAKE2b states are initialised once: each hash then starts
+ * from a copy, which saves compressing the key block on every request.
+ */
 struct token_keys {
-	uint8_t	hash_key[TOKEN_KEY_BYTES];
-	uint8_t	mac_key[TOKEN_KEY_BYTES];
+	crypto_generichash_state	hash_state;	/* 32-byte output */
+	crypto_generichash_state	mac_state;	/* 16-byte output */
 };
+
+/* Random bytes for access token ids, drawn in blocks: one getrandom per 512 tokens. */
+#define RANDOM_POOL	4096
+static uint8_t	*random_pool;
+static size_t	 random_left;
+
+static uint64_t
+random64(void)
+{
+	uint64_t	v;
+
+	if (random_pool == NULL &&
+	    (random_pool = sodium_malloc(RANDOM_POOL)) == NULL)
+		return randombytes_random() | (uint64_t)randombytes_random() << 32;
+	if (random_left < sizeof(v)) {
+		randombytes_buf(random_pool, RANDOM_POOL);
+		random_left = RANDOM_POOL;
+	}
+	random_left -= sizeof(v);
+	memcpy(&v, random_pool + random_left, sizeof(v));
+	sodium_memzero(random_pool + random_left, sizeof(v));
+	return v;
+}
 
 static int
 key_create(const char *path, uint8_t *master, char **cause)
@@ -124,7 +151,7 @@ token_keys_load(const char *path, int may_create, struct token_keys **keysp,
 		return -1;
 	}
 	keys = sodium_malloc(sizeof(*keys));
-	master = sodium_malloc(TOKEN_KEY_BYTES);
+	master = sodium_malloc(2 * TOKEN_KEY_BYTES);
 	if (keys == NULL || master == NULL) {
 		cause_set(cause, "cannot allocate key memory");
 		goto done;
@@ -141,10 +168,15 @@ token_keys_load(const char *path, int may_create, struct token_keys **keysp,
 			goto done;
 	} else if (key_read(path, master, cause) == -1)
 		goto done;
-	crypto_kdf_derive_from_key(keys->hash_key, TOKEN_KEY_BYTES, KDF_ID_HASH,
-	    KDF_CONTEXT, master);
-	crypto_kdf_derive_from_key(keys->mac_key, TOKEN_KEY_BYTES, KDF_ID_MAC,
-	    KDF_CONTEXT, master);
+	/* master is 2 keys long: the derived keys go to its second half. */
+	crypto_kdf_derive_from_key(master + TOKEN_KEY_BYTES, TOKEN_KEY_BYTES,
+	    KDF_ID_HASH, KDF_CONTEXT, master);
+	crypto_generichash_init(&keys->hash_state, master + TOKEN_KEY_BYTES,
+	    TOKEN_KEY_BYTES, TOKEN_HASH_BYTES);
+	crypto_kdf_derive_from_key(master + TOKEN_KEY_BYTES, TOKEN_KEY_BYTES,
+	    KDF_ID_MAC, KDF_CONTEXT, master);
+	crypto_generichash_init(&keys->mac_state, master + TOKEN_KEY_BYTES,
+	    TOKEN_KEY_BYTES, ACCESS_MAC_BYTES);
 	sodium_mprotect_readonly(keys);
 	*keysp = keys;
 	keys = NULL;
@@ -162,21 +194,34 @@ token_keys_free(struct token_keys *keys)
 {
 	if (keys != NULL)
 		sodium_free(keys);
+	if (random_pool != NULL) {
+		sodium_free(random_pool);
+		random_pool = NULL;
+		random_left = 0;
+	}
 }
 
+/* BLAKE2b-256(hash key, id || secret) */
 static void
 refresh_hash(const struct token_keys *keys, const uint8_t *payload,
     uint8_t hash[TOKEN_HASH_BYTES])
 {
-	crypto_generichash(hash, TOKEN_HASH_BYTES, payload,
-	    TOKENFMT_REFRESH_BYTES, keys->hash_key, TOKEN_KEY_BYTES);
+	crypto_generichash_state	st = keys->hash_state;
+
+	crypto_generichash_update(&st, payload, TOKENFMT_REFRESH_BYTES);
+	crypto_generichash_final(&st, hash, TOKEN_HASH_BYTES);
+	sodium_memzero(&st, sizeof(st));
 }
 
+/* BLAKE2b-128(MAC key, the access token's first 32 payload bytes) */
 static void
 access_mac(const struct token_keys *keys, const uint8_t *payload, uint8_t *mac)
 {
-	crypto_generichash(mac, ACCESS_MAC_BYTES, payload, ACCESS_SIGNED,
-	    keys->mac_key, TOKEN_KEY_BYTES);
+	crypto_generichash_state	st = keys->mac_state;
+
+	crypto_generichash_update(&st, payload, ACCESS_SIGNED);
+	crypto_generichash_final(&st, mac, ACCESS_MAC_BYTES);
+	sodium_memzero(&st, sizeof(st));
 }
 
 int
@@ -206,7 +251,8 @@ token_mint_access(const struct token_keys *keys, uint64_t rid, int64_t iat,
 
 	if (iat < 0 || exp < iat || exp > UINT32_MAX)
 		return -1;
-	*jti = randombytes_random() | (uint64_t)randombytes_random() << 32;
+	while ((*jti = random64()) == 0)
+		;
 	tokenfmt_store64(payload, rid);
 	tokenfmt_store64(payload + 8, *jti);
 	tokenfmt_store64(payload + 16, (uint64_t)iat << 32 | (uint64_t)exp);
