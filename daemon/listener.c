@@ -23,6 +23,7 @@
 
 #include "daemon.h"
 #include "log.h"
+#include "store.h"
 #include "util.h"
 
 #define IBUF_MIN	4096
@@ -511,6 +512,7 @@ conn_process(struct conn *c)
 	if (c->processing)
 		return;		/* the loop below picks up where it is */
 	c->processing = 1;
+	store_batch_begin(td->store);
 	while (!c->closing && c->ilen - pos >= TOKEND_HDR_LEN) {
 		if (frame_hdr_decode(c->ibuf + pos, &hdr) == -1) {
 			conn_violation(c, "bad frame header");
@@ -552,6 +554,7 @@ conn_process(struct conn *c)
 		explicit_bzero(c->ibuf + c->ilen - pos, pos);
 		c->ilen -= pos;
 	}
+	store_batch_end(td->store);
 	c->processing = 0;
 	if (handled)
 		conn_arm_idle(c);

@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "store.h"
+#include "util.h"
 
 #define STORE_REC_VERSION	1
 #define STORE_REC_FIXED		(1 + 8 + 1 + 4 + 8 + 8 + 8 + 32)
@@ -43,35 +44,22 @@ struct store {
 	MDB_dbi		 byuser;
 	MDB_dbi		 byexpiry;
 	MDB_txn		*rtxn;		/* read txn, kept reset between reads */
+	int		 batch;		/* store_batch_begin() depth */
+	int		 batch_open;	/* rtxn renewed for the batch */
+	int		 stale;		/* a write committed since rtxn was renewed */
 	uint64_t	 read_txns;
 	uint64_t	 write_txns;
 };
-
-static void	store_cause(char **, const char *, ...)
-		    __attribute__((format(printf, 2, 3)));
-
-static void
-store_cause(char **cause, const char *fmt, ...)
-{
-	va_list	ap;
-
-	if (cause == NULL)
-		return;
-	va_start(ap, fmt);
-	if (vasprintf(cause, fmt, ap) == -1)
-		*cause = NULL;
-	va_end(ap);
-}
 
 /* Turn an LMDB error into STORE_FULL or STORE_ERR and set *cause. */
 static int
 store_error(int rc, const char *what, char **cause)
 {
 	if (rc == MDB_MAP_FULL) {
-		store_cause(cause, "database full");
+		cause_set(cause, "database full");
 		return (STORE_FULL);
 	}
-	store_cause(cause, "%s: %s", what, mdb_strerror(rc));
+	cause_set(cause, "%s: %s", what, mdb_strerror(rc));
 	return (STORE_ERR);
 }
 
@@ -262,6 +250,7 @@ store_commit(struct store *st, MDB_txn *txn, char **cause)
 	if ((rc = mdb_txn_commit(txn)) != 0)
 		return (store_error(rc, "mdb_txn_commit", cause));
 	st->write_txns++;
+	st->stale = 1;	/* a batch's snapshot must not hide this write */
 	return (STORE_OK);
 }
 
@@ -357,11 +346,11 @@ store_open(struct store **stp, const char *dir, size_t map_size,
 
 	*stp = NULL;
 	if (mkdir(dir, 0700) == -1 && errno != EEXIST) {
-		store_cause(cause, "%s: %s", dir, strerror(errno));
+		cause_set(cause, "%s: %s", dir, strerror(errno));
 		return (STORE_ERR);
 	}
 	if ((st = calloc(1, sizeof *st)) == NULL) {
-		store_cause(cause, "%s", strerror(errno));
+		cause_set(cause, "%s", strerror(errno));
 		return (STORE_ERR);
 	}
 
@@ -380,7 +369,7 @@ store_open(struct store **stp, const char *dir, size_t map_size,
 		goto fail;
 	}
 	if ((rc = mdb_env_open(st->env, dir, MDB_NOTLS, 0600)) != 0) {
-		store_cause(cause, "%s: %s", dir, mdb_strerror(rc));
+		cause_set(cause, "%s: %s", dir, mdb_strerror(rc));
 		goto fail;
 	}
 	/* Free reader slots left by a killed process. */
@@ -449,7 +438,7 @@ store_put_token(struct store *st, const struct token_record *rec,
 	int			 rc, ret, found;
 
 	if ((len = store_encode(rec, buf)) == 0) {
-		store_cause(cause, "invalid token record");
+		cause_set(cause, "invalid token record");
 		return (STORE_ERR);
 	}
 	if ((ret = store_begin(st->env, &txn, cause)) != STORE_OK)
@@ -460,7 +449,7 @@ store_put_token(struct store *st, const struct token_record *rec,
 	key.mv_data = k;
 	rc = mdb_get(txn, st->tokens, &key, &val);
 	if (rc == 0) {
-		store_cause(cause, "token id exists");
+		cause_set(cause, "token id exists");
 		ret = STORE_EXISTS;
 		goto fail;
 	}
@@ -493,7 +482,7 @@ store_put_token(struct store *st, const struct token_record *rec,
 		if (old.expires > now) {
 			live++;
 			if (strcmp(old.name, rec->name) == 0) {
-				store_cause(cause, "name exists: %s",
+				cause_set(cause, "name exists: %s",
 				    rec->name);
 				ret = STORE_EXISTS;
 				goto fail;
@@ -509,7 +498,7 @@ store_put_token(struct store *st, const struct token_record *rec,
 	mdb_cursor_close(cur);
 	cur = NULL;
 	if (max_per_user != 0 && live >= max_per_user) {
-		store_cause(cause, "uid %u has %u tokens", rec->uid, live);
+		cause_set(cause, "uid %u has %u tokens", rec->uid, live);
 		ret = STORE_LIMIT;
 		goto fail;
 	}
@@ -558,9 +547,17 @@ store_get_token(struct store *st, uint64_t id, struct token_record *rec)
 	MDB_val	key, val;
 	int	rc, ret;
 
-	if (mdb_txn_renew(st->rtxn) != 0)
-		return (STORE_ERR);
-	st->read_txns++;
+	if (st->batch && st->batch_open && st->stale) {
+		mdb_txn_reset(st->rtxn);
+		st->batch_open = 0;
+	}
+	if (!st->batch || !st->batch_open) {
+		if (mdb_txn_renew(st->rtxn) != 0)
+			return (STORE_ERR);
+		st->read_txns++;
+		st->stale = 0;
+		st->batch_open = st->batch > 0;
+	}
 
 	store_key_id(k, id);
 	key.mv_size = sizeof k;
@@ -573,8 +570,25 @@ store_get_token(struct store *st, uint64_t id, struct token_record *rec)
 	else
 		ret = STORE_OK;
 
-	mdb_txn_reset(st->rtxn);
+	if (!st->batch_open)
+		mdb_txn_reset(st->rtxn);
 	return (ret);
+}
+
+void
+store_batch_begin(struct store *st)
+{
+	st->batch++;		/* nests: only the outermost end resets */
+}
+
+void
+store_batch_end(struct store *st)
+{
+	if (st->batch > 0 && --st->batch > 0)
+		return;
+	if (st->batch_open)
+		mdb_txn_reset(st->rtxn);
+	st->batch_open = 0;
 }
 
 int
@@ -588,7 +602,7 @@ store_del_token(struct store *st, uint64_t id, struct token_record *rec,
 		return (ret);
 	if ((ret = store_del_one(st, txn, id, rec, cause)) != STORE_OK) {
 		if (ret == STORE_NOTFOUND)
-			store_cause(cause, "no such token");
+			cause_set(cause, "no such token");
 		mdb_txn_abort(txn);
 		return (ret);
 	}
@@ -847,4 +861,16 @@ store_get_stats(struct store *st, struct store_stats *stats)
 	}
 	stats->read_txns = st->read_txns;
 	stats->write_txns = st->write_txns;
+}
+
+int
+store_set_sync(struct store *st, int sync, char **cause)
+{
+	int	rc;
+
+	if ((rc = mdb_env_set_flags(st->env, MDB_NOSYNC, sync ? 0 : 1)) != 0)
+		return store_error(rc, "mdb_env_set_flags", cause);
+	if (sync && (rc = mdb_env_sync(st->env, 1)) != 0)
+		return store_error(rc, "mdb_env_sync", cause);
+	return STORE_OK;
 }

@@ -62,6 +62,13 @@ void	 store_close(struct store *st);
  */
 int	 store_put_token(struct store *st, const struct token_record *rec,
 	     unsigned max_per_user, int64_t now, char **cause);
+/*
+ * Reads between store_batch_begin() and store_batch_end() share one read
+ * transaction (one event-loop pass of pipelined requests); a write
+ * committed meanwhile renews it, so a REVOKE is seen by the next read.
+ */
+void	 store_batch_begin(struct store *st);
+void	 store_batch_end(struct store *st);
 /* Look up one record by id. */
 int	 store_get_token(struct store *st, uint64_t id, struct token_record *rec);
 /* Delete one record by id; *rec (may be NULL) receives what was deleted. */
@@ -83,5 +90,10 @@ int	 store_purge_expired(struct store *st, int64_t now, unsigned *count,
 int	 store_set_last_used(struct store *st, const uint64_t *ids,
 	     const int64_t *times, size_t n, char **cause);
 void	 store_get_stats(struct store *st, struct store_stats *stats);
+/*
+ * Bulk loading only (tokend-fill): sync = 0 stops syncing each commit;
+ * store_set_sync(st, 1) syncs everything written so far and turns it back.
+ */
+int	 store_set_sync(struct store *st, int sync, char **cause);
 
 #endif /* TOKEND_STORE_H */

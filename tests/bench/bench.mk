@@ -18,3 +18,20 @@ bench-clean:
 clean: bench-clean
 
 .PHONY: bench bench-clean
+
+# tokend-fill: bulk records for the large-store measurement (no PAM).
+FILL_BIN	= tests/bench/tokend-fill
+
+all: $(FILL_BIN)
+
+$(FILL_BIN): tests/bench/tokend-fill.o daemon/store.o daemon/token.o daemon/util.o daemon/log.o $(PROTO_OBJS)
+	$(CC) $(EXE_LDFLAGS) -o $@ $^ $(LMDB_LIBS) $(SODIUM_LIBS)
+
+clean: fill-clean
+fill-clean:
+	rm -f $(FILL_BIN)
+.PHONY: fill-clean
+
+bench-large: daemon/tokend $(BENCH_BIN) $(FILL_BIN)
+	bash tests/bench/run-large.sh
+.PHONY: bench-large

@@ -51,7 +51,32 @@ expect_json "a client flooding behind a waiting ISSUE is dropped before 16 MiB" 
     'j["flood_closed"] and j["flood_sent"] < 16 << 20' "$RES"
 tctl status
 expect_rc "the daemon still serves others" 0
+
+# VERIFY, REVOKE, VERIFY in one write: the second VERIFY must see the revoke.
+issue_ok batch || finish
+BATCH_TOKEN=$TOKEN
 tctl --json list
-expect_json "the pipelined ISSUE made its token" '[t["name"] for t in j] == ["piped"]' "$OUT"
+BATCH_ID=$(json_eval '[t["id"] for t in j if t["name"] == "batch"][0]' "$OUT")
+RES=$("$PYTHON" - "$SOCK" "$BATCH_TOKEN" "$BATCH_ID" <<'PY'
+import json, socket, struct, sys
+path, tok, tid = sys.argv[1], sys.argv[2].encode(), sys.argv[3].encode()
+def s16(b): return struct.pack(">H", len(b)) + b
+def frame(t, body=b""): return b"TK\x01" + bytes([t]) + struct.pack(">I", len(body)) + body
+s = socket.socket(socket.AF_UNIX); s.connect(path); s.settimeout(10)
+s.sendall(frame(7, s16(tok)) + frame(4, s16(tid)) + frame(7, s16(tok)))
+buf, out = b"", []
+while len(out) < 3:
+    buf += s.recv(65536)
+    while len(buf) >= 8 and len(buf) >= 8 + struct.unpack(">I", buf[4:8])[0]:
+        n = struct.unpack(">I", buf[4:8])[0]
+        out.append([buf[3], buf[8] if n else None]); buf = buf[8 + n:]
+print(json.dumps(out))
+PY
+)
+expect_json "pipelined VERIFY, REVOKE, VERIFY: active, revoked, then inactive" \
+    'j == [[0x86, 1], [0x84, 0], [0x86, 0]]' "$RES"
+
+tctl --json list
+expect_json "the pipelined ISSUE made its token" '"piped" in [t["name"] for t in j]' "$OUT"
 stop_daemon
 finish

@@ -1,0 +1,83 @@
+#!/bin/bash
+# make bench-large: VERIFY with a million refresh tokens in the store against
+# the same with a thousand, in the same run (the target is a ratio >= 0.9),
+# then the daemon's RSS with the million and 1,000 idle connections, and
+# the CPU time those idle connections cost over a few seconds.
+#
+# Records are written with tokend-fill (no PAM).  Environment:
+# LARGE_COUNT (1000000), SMALL_COUNT (1000), BENCH_SECONDS (3), BENCH_ROUNDS (3),
+# IDLE_CONNS (1000), BENCH_KEEP=1.
+set -u
+TOP=$(cd "$(dirname "$0")/../.." && pwd)
+TOKEND=$TOP/daemon/tokend
+BENCH=$TOP/tests/bench/tokend-bench
+FILL=$TOP/tests/bench/tokend-fill
+LARGE=${LARGE_COUNT:-1000000}
+SMALL=${SMALL_COUNT:-1000}
+SECS=${BENCH_SECONDS:-3}
+ROUNDS=${BENCH_ROUNDS:-3}
+IDLE=${IDLE_CONNS:-1000}
+T=$(mktemp -d "${TMPDIR:-/tmp}/tokend-large.XXXXXX")
+PID=
+cleanup() {
+	[ -n "$PID" ] && kill -9 "$PID" 2>/dev/null
+	[ "${BENCH_KEEP:-0}" = 1 ] && echo "kept $T" || rm -rf "$T"
+}
+trap cleanup EXIT
+for b in "$TOKEND" "$BENCH" "$FILL"; do
+	[ -x "$b" ] || { echo "run-large: $b not built (make)" >&2; exit 1; }
+done
+ulimit -n 8192 2>/dev/null
+printf 'max_connections = 4096\nmax_connections_per_uid = 4096\nidle_timeout = 1h\nverify_fail_burst = 0\n' >"$T/conf"
+
+start() { # start DIR
+	"$TOKEND" -f -c "$T/conf" --socket "$1/sock" --db "$1/db" \
+	    --key-file "$1/hash.key" --pam-confdir "$T" 2>>"$1/log" &
+	PID=$!
+	for _ in $(seq 100); do [ -S "$1/sock" ] && return 0; sleep 0.1; done
+	echo "run-large: daemon did not start" >&2; cat "$1/log" >&2; exit 1
+}
+stop() { kill "$PID"; wait "$PID" 2>/dev/null; PID=; }
+rate() { # rate DIR -> ops/s (median of ROUNDS) at c=16 P=16
+	local r i
+	for i in $(seq "$ROUNDS"); do
+		"$BENCH" --socket "$1/sock" --op verify --tokens "$1/tokens" \
+		    --connections 16 --pipeline 16 --duration "$SECS" --quiet |
+		    tail -n 1 | python3 -c 'import json,sys; j=json.load(sys.stdin); print(j["ops_per_sec"] if j["errors"] == 0 else 0)'
+	done | sort -n | sed -n "$(( (ROUNDS + 1) / 2 ))p"
+}
+
+for n in "$SMALL" "$LARGE"; do
+	mkdir -p "$T/$n"
+	start_fill=$(date +%s)
+	"$FILL" --db "$T/$n/db" --key-file "$T/$n/hash.key" --count "$n" \
+	    --sample 1000 >"$T/$n/tokens" 2>>"$T/$n/log" || { cat "$T/$n/log"; exit 1; }
+	echo "filled $n tokens in $(( $(date +%s) - start_fill )) s"
+done
+
+start "$T/$SMALL"; R_SMALL=$(rate "$T/$SMALL"); stop
+start "$T/$LARGE"; R_LARGE=$(rate "$T/$LARGE")
+
+# RSS with the large store and IDLE idle connections; their CPU cost.
+python3 - "$T/$LARGE/sock" "$IDLE" "$PID" <<'PY'
+import socket, sys, time
+path, n, pid = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+socks = []
+for _ in range(n):
+    s = socket.socket(socket.AF_UNIX); s.connect(path); socks.append(s)
+time.sleep(1)
+def cpu():
+    f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return int(f[11]) + int(f[12])
+def rss():
+    for l in open(f"/proc/{pid}/status"):
+        if l.startswith("VmRSS:"): return int(l.split()[1])
+c0 = cpu(); time.sleep(5); c1 = cpu()
+print(f"rss_kb={rss()} idle_cpu_ticks_5s={c1 - c0} idle_conns={len(socks)}")
+PY
+stop
+python3 - "$R_SMALL" "$R_LARGE" "$SMALL" "$LARGE" <<'PY'
+import sys
+s, l, ns, nl = float(sys.argv[1]), float(sys.argv[2]), sys.argv[3], sys.argv[4]
+print(f"verify c=16 P=16: {s:.0f}/s with {ns} tokens, {l:.0f}/s with {nl}: ratio {l/s if s else 0:.2f} (target >= 0.9)")
+PY
