@@ -131,32 +131,32 @@ config_defaults(struct config *conf)
 	config_copy(conf->pam_service, sizeof conf->pam_service,
 	    TOKEND_PAM_SERVICE);
 
-	conf->max_connections = 1024;
-	conf->max_connections_per_uid = 64;
-	conf->max_frame = TOKEND_REQUEST_MAX;
-	conf->idle_timeout = 60;
+	conf->max_connections = TOKEND_DEF_MAX_CONNECTIONS;
+	conf->max_connections_per_uid = TOKEND_DEF_MAX_CONNECTIONS_PER_UID;
+	conf->max_frame = TOKEND_DEF_MAX_FRAME;
+	conf->idle_timeout = TOKEND_DEF_IDLE_TIMEOUT;
 
-	conf->pam_timeout = 120;
-	conf->max_pam_helpers = 16;
-	conf->pam_serialize = 0;
-	conf->fail_delay_ms = 2000;
+	conf->pam_timeout = TOKEND_DEF_PAM_TIMEOUT;
+	conf->max_pam_helpers = TOKEND_DEF_MAX_PAM_HELPERS;
+	conf->pam_serialize = TOKEND_DEF_PAM_SERIALIZE;
+	conf->fail_delay_ms = TOKEND_DEF_FAIL_DELAY_MS;
 
-	conf->refresh_default = 90 * DAY;
-	conf->refresh_max = 365 * DAY;
-	conf->access_default = 5 * MINUTE;
-	conf->access_max = HOUR;
-	conf->max_tokens_per_user = 50;
+	conf->refresh_default = TOKEND_DEF_REFRESH_DEFAULT;
+	conf->refresh_max = TOKEND_DEF_REFRESH_MAX;
+	conf->access_default = TOKEND_DEF_ACCESS_DEFAULT;
+	conf->access_max = TOKEND_DEF_ACCESS_MAX;
+	conf->max_tokens_per_user = TOKEND_DEF_MAX_TOKENS_PER_USER;
 
-	conf->exchange_fail_burst = 10;
-	conf->exchange_fail_per_minute = 10;
-	conf->verify_fail_burst = 1000;
-	conf->verify_fail_per_minute = 60000;
-	conf->auth_fail_burst = 5;
-	conf->auth_fail_per_minute = 1;
+	conf->exchange_fail_burst = TOKEND_DEF_EXCHANGE_FAIL_BURST;
+	conf->exchange_fail_per_minute = TOKEND_DEF_EXCHANGE_FAIL_PER_MINUTE;
+	conf->verify_fail_burst = TOKEND_DEF_VERIFY_FAIL_BURST;
+	conf->verify_fail_per_minute = TOKEND_DEF_VERIFY_FAIL_PER_MINUTE;
+	conf->auth_fail_burst = TOKEND_DEF_AUTH_FAIL_BURST;
+	conf->auth_fail_per_minute = TOKEND_DEF_AUTH_FAIL_PER_MINUTE;
 
-	conf->map_size = GIB;
-	conf->purge_interval = HOUR;
-	conf->last_used_flush = MINUTE;
+	conf->map_size = TOKEND_DEF_MAP_SIZE;
+	conf->purge_interval = TOKEND_DEF_PURGE_INTERVAL;
+	conf->last_used_flush = TOKEND_DEF_LAST_USED_FLUSH;
 }
 
 /* Decimal digits only: no sign, no space, no overflow. */

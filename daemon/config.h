@@ -1,6 +1,6 @@
 /*
  * tokend.conf: "key = value" lines, '#' comments.  Every limit the daemon
- * enforces is here, with its default in config_defaults().
+ * enforces is a field of struct config, with its default defined below.
  */
 #ifndef TOKEND_CONFIG_H
 #define TOKEND_CONFIG_H
@@ -15,6 +15,33 @@
 #define TOKEND_DB_DIR		"/var/lib/tokend"
 #define TOKEND_KEY_FILE		"/var/lib/tokend/hash.key"
 #define TOKEND_PAM_SERVICE	"tokend"
+
+/*
+ * Every limit's default, in one place; tokend.conf(5) and
+ * packaging/tokend.conf document the same values.  Times in seconds.
+ */
+#define TOKEND_DEF_MAX_CONNECTIONS            1024
+#define TOKEND_DEF_MAX_CONNECTIONS_PER_UID    64
+#define TOKEND_DEF_MAX_FRAME                  TOKEND_REQUEST_MAX	/* proto.h */
+#define TOKEND_DEF_IDLE_TIMEOUT               60
+#define TOKEND_DEF_PAM_TIMEOUT                120
+#define TOKEND_DEF_MAX_PAM_HELPERS            16
+#define TOKEND_DEF_PAM_SERIALIZE              0
+#define TOKEND_DEF_FAIL_DELAY_MS              2000
+#define TOKEND_DEF_REFRESH_DEFAULT            (90 * 86400)
+#define TOKEND_DEF_REFRESH_MAX                (365 * 86400)
+#define TOKEND_DEF_ACCESS_DEFAULT             (5 * 60)
+#define TOKEND_DEF_ACCESS_MAX                 3600
+#define TOKEND_DEF_MAX_TOKENS_PER_USER        50
+#define TOKEND_DEF_EXCHANGE_FAIL_BURST        10
+#define TOKEND_DEF_EXCHANGE_FAIL_PER_MINUTE   10
+#define TOKEND_DEF_VERIFY_FAIL_BURST          1000
+#define TOKEND_DEF_VERIFY_FAIL_PER_MINUTE     60000
+#define TOKEND_DEF_AUTH_FAIL_BURST            5
+#define TOKEND_DEF_AUTH_FAIL_PER_MINUTE       1
+#define TOKEND_DEF_MAP_SIZE                   (1ULL << 30)
+#define TOKEND_DEF_PURGE_INTERVAL             3600
+#define TOKEND_DEF_LAST_USED_FLUSH            60
 
 struct config {
 	/* paths (flags override; a reload does not move them) */
