@@ -117,7 +117,7 @@ tests/unit/test_store: tests/unit/test_store.o daemon/store.o daemon/util.o daem
 tests/unit/test_config: tests/unit/test_config.o daemon/config.o daemon/util.o daemon/log.o
 	$(CC) $(EXE_LDFLAGS) -o $@ $^ $(SODIUM_LIBS)
 
-check: all $(UNIT_TESTS)
+check: all $(UNIT_TESTS) tests/pam/pam_testmod.so
 	@sh tests/run-all.sh $(UNIT_TESTS)
 
 clean:
@@ -133,3 +133,4 @@ clean:
 -include packaging/install.mk
 -include tests/bench/bench.mk
 -include tests/fuzz/fuzz.mk
+-include tests/pam/pam.mk

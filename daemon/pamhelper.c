@@ -433,7 +433,10 @@ pamhelper_read_cb(evutil_socket_t fd, short events, void *arg)
 	    (size_t)len != TOKEND_HDR_LEN + hdr.length) {
 		log_warnx("PAM helper %d for %s ended without an answer",
 		    (int)h->pid, h->user);
-		conn_error(c, PERR_INTERNAL, "the authentication helper failed");
+		/* A PAM module crashed or exited: nobody was authenticated. */
+		td->stats.pam_failures++;
+		conn_error(c, PERR_AUTH, "authentication failed: the PAM stack "
+		    "ended without an answer");
 		pamhelper_finish(c);
 		return;
 	}

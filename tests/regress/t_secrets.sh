@@ -1,0 +1,240 @@
+#!/bin/bash
+# Secrets stay secret (issue 5, item 6).  After a full session (issue, list,
+# exchange, verify, delete) the refresh token's secret, the access token, the
+# PAM password and the one-time code appear nowhere: not in the daemon log,
+# not in the LMDB files, not in /proc/<pid>/cmdline or environ of tokenctl or
+# the daemon.  The daemon and its PAM helper cannot dump core and, being
+# non-dumpable, their /proc files are not readable by their own (unprivileged)
+# user.
+# shellcheck source=tests/regress/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+TESTMOD=$TOP/tests/pam/pam_testmod.so
+setup auth_fail_burst=0 pam_timeout=3s
+start_daemon || finish
+
+# mem_scan PID NAME=TEXT...: prints "NAME: none" or "NAME: where" for each
+# TEXT searched in every readable mapping of PID (needs root).
+mem_scan() {
+	"$PYTHON" - "$@" <<'PY'
+import sys
+pid, needles = sys.argv[1], sys.argv[2:]
+names = [a.split("=", 1)[0] for a in needles]
+needles = [a.split("=", 1)[1] for a in needles]
+found = {}
+with open("/proc/%s/maps" % pid) as maps, open("/proc/%s/mem" % pid, "rb", 0) as mem:
+    for line in maps:
+        f = line.split()
+        if "r" not in f[1]:
+            continue
+        path = f[5] if len(f) > 5 else ""
+        if path.startswith("[v") :  # [vvar] [vsyscall] [vdso]
+            continue
+        lo, hi = (int(x, 16) for x in f[0].split("-"))
+        try:
+            mem.seek(lo)
+            data = mem.read(hi - lo)
+        except (OSError, ValueError, OverflowError):
+            continue
+        for n, s in zip(names, needles):
+            c = data.count(s.encode())
+            if c:
+                found.setdefault(n, []).append("%s %s x%d" % (f[0], path or "anon", c))
+for n in names:
+    print("%s: %s" % (n, "; ".join(found[n]) if n in found else "none"))
+PY
+}
+
+# ---------------------------------------------------------------- the session
+fresh_oath
+CODE=$(oathtool --totp "$KEY_ME")
+tctl_in "$PW_ME
+$CODE" issue --name secret-session --scope deploy
+expect_rc "issue" 0
+TKR=$(head -n 1 "$T/out")
+expect_match "the refresh token has the documented shape" '^tkr_[0-9A-Za-z]{50}$' "$TKR"
+BODY=${TKR#tkr_}		# id + secret + checksum
+SECRET=${BODY:11:33}		# the 24 secret bytes, without the public id
+ID=${BODY:0:11}
+tctl --json list
+expect_rc "list" 0
+expect_json "list shows the token by id" "any(t['id'] == '$ID' for t in j)" "$OUT"
+expect_no_match "list does not show the secret" "$SECRET" "$OUT"
+tctl_in "$TKR" exchange
+expect_rc "exchange" 0
+TKA=$OUT
+expect_match "the access token has the documented shape" '^tka_[0-9A-Za-z]{72}$' "$TKA"
+TKA_MAC=${TKA:48}		# MAC blocks + checksum: what makes it unforgeable
+tctl_in "$TKA" --json verify
+expect_json "the access token verifies" 'j["active"] is True' "$OUT"
+tctl_in "$TKR" verify
+expect_rc "the refresh token verifies" 0
+
+# --- tokenctl exchange waiting on its stdin: its argv and environment hold
+# no token, also while it holds half of one.
+mkfifo "$T/fifo"
+"$TCTL" --socket "$SOCK" exchange <"$T/fifo" >"$T/ex.out" 2>"$T/ex.err" &
+EXPID=$!
+BG_PIDS="$BG_PIDS $EXPID"
+exec 7>"$T/fifo"
+printf '%s' "$TKR" >&7		# the whole token, but no newline and no EOF yet
+sleep 0.3
+if [ -r "/proc/$EXPID/cmdline" ]; then
+	expect_eq "the waiting process is tokenctl" tokenctl "$(cat "/proc/$EXPID/comm" 2>/dev/null)"
+	CMDLINE=$(tr '\0' ' ' <"/proc/$EXPID/cmdline")
+	expect_match "tokenctl's cmdline is readable and says exchange" 'exchange' "$CMDLINE"
+	expect_no_match "tokenctl's /proc cmdline holds no token" 'tk[ra]_' "$CMDLINE"
+	expect_no_match "tokenctl's /proc cmdline holds no secret" "$SECRET" "$CMDLINE"
+	ENVIRON=$(tr '\0' '\n' <"/proc/$EXPID/environ" 2>/dev/null)
+	expect_no_match "tokenctl's /proc environ holds no token" "tk[ra]_|$SECRET" "$ENVIRON"
+	# control for the memory scan below: it finds the token where it is.
+	if is_root; then
+		expect_no_match "control: the memory scan finds the token in the waiting tokenctl" \
+		    'none' "$(mem_scan "$EXPID" "token=$SECRET")"
+	fi
+else
+	fail "tokenctl exchange waits for its stdin" "process $EXPID gone: $(cat "$T/ex.err")"
+fi
+printf '\n' >&7
+exec 7>&-
+wait "$EXPID"
+RC=$?
+LAST_CMD="tokenctl exchange <fifo"
+expect_rc "exchange fed through a fifo" 0
+expect_match "it printed an access token" '^tka_' "$(cat "$T/ex.out")"
+TKA2=$(head -n 1 "$T/ex.out")
+
+# --- the daemon's own argv and environment
+DCMD=$(tr '\0' ' ' <"/proc/$DAEMON_PID/cmdline")
+expect_no_match "the daemon's /proc cmdline holds no token" "tk[ra]_|$SECRET" "$DCMD"
+if is_root; then
+	DENV=$(tr '\0' '\n' <"/proc/$DAEMON_PID/environ")
+	expect_no_match "the daemon's /proc environ holds no token or password" \
+	    "tk[ra]_|$SECRET|$PW_ME" "$DENV"
+fi
+
+tctl delete "$ID" --yes
+expect_rc "delete" 0
+tctl_in "$TKR" verify
+expect_rc "after delete the refresh token is inactive" 1
+
+# A failed authentication too: its (wrong) answers must not be logged either.
+WRONG_PW='wrong horse 9'
+tctl_in "$WRONG_PW
+000000" issue --name wrong
+expect_rc "issue with a wrong password fails" 1
+
+# ---------------------------------------------------------------- the memory
+# While the daemon still runs: neither the token, nor the password, nor the
+# code is left in its memory (buffers are wiped after use).
+if is_root; then
+	sleep 0.5	# let the last connection be freed
+	MEM=$(mem_scan "$DAEMON_PID" "refresh token=$TKR" "refresh secret=$SECRET" \
+	    "access token=$TKA" "second access token=$TKA2" "PAM password=$PW_ME" \
+	    "wrong PAM password=$WRONG_PW")
+	for n in "refresh token" "refresh secret" "access token" "second access token" \
+	    "PAM password" "wrong PAM password"; do
+		LINE=$(printf '%s\n' "$MEM" | grep "^$n: ")
+		expect_eq "the daemon's memory holds no $n after the session" "$n: none" "$LINE"
+	done
+else
+	skip "the daemon's memory holds no secrets after the session"
+fi
+
+stop_daemon
+expect_eq "SIGTERM exits 0" 0 "$DAEMON_RC"
+
+# ---------------------------------------------------------------- the files
+LOG=$(cat "$T/daemon.log")
+expect_match "the daemon log names the token id" "$ID" "$LOG"
+for what in "refresh token:$BODY" "refresh secret:$SECRET" "access token:$TKA" \
+    "access token MAC:$TKA_MAC" "second access token:${TKA2:-none}" "PAM password:$PW_ME" \
+    "wrong PAM password:$WRONG_PW"; do
+	expect_no_match "the daemon log has no ${what%%:*}" "${what#*:}" "$LOG"
+done
+# The one-time code: six digits, so look for it as a word not part of a pid.
+expect_eq "the daemon log has no one-time code" 0 \
+    "$(grep -ow -- "$CODE" "$T/daemon.log" | wc -l)"
+expect_eq "the daemon log has no wrong one-time code" 0 \
+    "$(grep -w -- "000000" "$T/daemon.log" | grep -cv 'expires')"
+
+for f in "$T"/db/*.mdb; do
+	fn=$(basename "$f")
+	for what in "refresh token:$BODY" "refresh secret:$SECRET" "access token:$TKA" \
+	    "PAM password:$PW_ME" "one-time code:$CODE"; do
+		expect_eq "$fn has no ${what%%:*} in clear" 0 \
+		    "$(grep -a -c -F -- "${what#*:}" "$f")"
+	done
+done
+# The 24 secret bytes themselves (binary), in every file of the database.
+BIN=$("$PYTHON" - "$SECRET" "$T"/db/*.mdb <<'PY'
+import sys
+b62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+s = sys.argv[1]
+raw = b""
+for i in range(0, 33, 11):
+    v = 0
+    for ch in s[i:i + 11]:
+        v = v * 62 + b62.index(ch)
+    raw += v.to_bytes(8, "big")
+hits = [f for f in sys.argv[2:] if raw in open(f, "rb").read() or raw[:12] in open(f, "rb").read()]
+print(" ".join(hits) if hits else "none")
+PY
+)
+expect_eq "no database file holds the raw secret bytes" none "$BIN"
+
+# ---------------------------------------------------------------- core dumps
+# The daemon and its PAM helper are not dumpable and have RLIMIT_CORE 0.
+if is_root && [ -f "$TESTMOD" ]; then
+	# Run a daemon as nobody: a non-dumpable process's /proc files belong to
+	# root, so even its own user cannot read its environ.  A PAM module that
+	# sleeps keeps a helper alive to look at.
+	NB=$T/nb
+	mkdir -p "$NB/run" "$NB/db" "$NB/pam"
+	chown -R "$NOBODY_UID:$NOBODY_UID" "$NB/run" "$NB/db"
+	printf 'auth required %s sleep=2\naccount required %s\n' "$TESTMOD" "$TESTMOD" >"$NB/pam/tokend"
+	: >"$NB/pam/other"
+	cp "$TOKEND" "$NB/tokend"
+	chmod 755 "$NB" "$NB/pam" "$NB/tokend"
+	chmod 644 "$NB/pam/tokend" "$NB/pam/other" "$T/tokend.conf"
+	printf '#!/bin/sh\nexec %s %s "$@"\n' "$AS_NOBODY_CMD" "$NB/tokend" >"$NB/as-nobody"
+	chmod 755 "$NB/as-nobody"
+	TOKEND=$NB/as-nobody SOCK=$NB/run/tokend.sock PAMDIR=$NB/pam DB_DIR=$NB/db \
+	    KEY_FILE=$NB/run/hash.key start_daemon || finish
+	SOCK=$NB/run/tokend.sock
+	expect_eq "the test daemon runs as nobody" "$NOBODY_UID" \
+	    "$(awk '/^Uid:/ { print $2 }' "/proc/$DAEMON_PID/status")"
+	expect_eq "the daemon is not dumpable: its /proc/PID/environ belongs to root" 0 \
+	    "$(stat -c %u "/proc/$DAEMON_PID/environ")"
+	expect_true "the daemon's own user cannot read its /proc/PID/environ" \
+	    bash -c "! $AS_NOBODY_CMD cat /proc/$DAEMON_PID/environ >/dev/null 2>&1"
+	expect_match "the daemon has RLIMIT_CORE 0" '^Max core file size +0 +0 ' \
+	    "$(cat "/proc/$DAEMON_PID/limits")"
+	# an ISSUE as nobody: the helper sleeps 2 s in the PAM module
+	$AS_NOBODY_CMD "$TCTL" --socket "$SOCK" issue --name nb </dev/null >/dev/null 2>&1 &
+	NBI=$!
+	BG_PIDS="$BG_PIDS $NBI"
+	HELPER=
+	for _ in $(seq 1 20); do
+		HELPER=$(pgrep -P "$DAEMON_PID" | head -n 1)
+		[ -n "$HELPER" ] && break
+		sleep 0.1
+	done
+	if [ -n "$HELPER" ]; then
+		expect_eq "the PAM helper is not dumpable: its /proc/PID/environ belongs to root" 0 \
+		    "$(stat -c %u "/proc/$HELPER/environ")"
+		expect_true "nobody cannot read the PAM helper's /proc/PID/environ" \
+		    bash -c "! $AS_NOBODY_CMD cat /proc/$HELPER/environ >/dev/null 2>&1"
+		expect_match "the PAM helper has RLIMIT_CORE 0" '^Max core file size +0 +0 ' \
+		    "$(cat "/proc/$HELPER/limits")"
+	else
+		fail "a PAM helper runs while the module sleeps" "no child of $DAEMON_PID"
+	fi
+	wait "$NBI"
+	stop_daemon
+else
+	skip "the daemon and its PAM helper are not dumpable" \
+	    "needs root and tests/pam/pam_testmod.so"
+fi
+
+finish
