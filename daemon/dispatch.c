@@ -499,7 +499,8 @@ handle_revoke(struct conn *c, const uint8_t *body, size_t len)
 		log_warnx("revoke %s failed: %s", m.id, cause ? cause : "?");
 		free(cause);
 		conn_error(c, rc == STORE_NOTFOUND ? PERR_NOT_FOUND : PERR_STORE,
-		    "cannot delete token %s", m.id);
+		    rc == STORE_FULL ? "the token database is full: cannot "
+		    "delete token %s" : "cannot delete token %s", m.id);
 		return;
 	}
 	lastused_forget(id);
@@ -518,6 +519,7 @@ handle_revoke_all(struct conn *c, const uint8_t *body, size_t len)
 	char			*cause = NULL;
 	unsigned		 count = 0;
 	uid_t			 uid;
+	int			 rc;
 
 	if (dec_revoke_all(body, len, &m) == -1) {
 		conn_error(c, PERR_MALFORMED, "malformed REVOKE_ALL");
@@ -525,11 +527,13 @@ handle_revoke_all(struct conn *c, const uint8_t *body, size_t len)
 	}
 	if (target_uid(c, m.user, &uid) == -1)
 		return;
-	if (store_del_user(td->store, uid, &count, &cause) != STORE_OK) {
+	if ((rc = store_del_user(td->store, uid, &count, &cause)) != STORE_OK) {
 		log_warnx("revoke all of uid %u failed: %s", (unsigned)uid,
 		    cause ? cause : "?");
 		free(cause);
-		conn_error(c, PERR_STORE, "cannot delete the tokens");
+		conn_error(c, PERR_STORE, rc == STORE_FULL ? "the token database "
+		    "is full: cannot delete the tokens" : "cannot delete the "
+		    "tokens");
 		return;
 	}
 	enc_revoked(&reply, count);

@@ -422,6 +422,38 @@ store_close(struct store *st)
 	free(st);
 }
 
+/*
+ * Whether txn may add a record and still leave the room deletes need:
+ * LMDB copies pages on write, so a delete in a full map can fail too.
+ * Free pages are counted from the freelist (FREE_DBI), so space freed by
+ * deletes counts again.  Keeps max(64 pages, 1/64 of the map) free.
+ */
+static int
+store_room(struct store *st, MDB_txn *txn)
+{
+	MDB_envinfo	 info;
+	MDB_stat	 est;
+	MDB_cursor	*cur;
+	MDB_val		 k, v;
+	size_t		 total, used, freep = 0, reserve, id0;
+
+	if (mdb_env_info(st->env, &info) != 0 ||
+	    mdb_env_stat(st->env, &est) != 0)
+		return 1;
+	total = info.me_mapsize / est.ms_psize;
+	used = info.me_last_pgno + 1;
+	if (mdb_cursor_open(txn, 0, &cur) == 0) {
+		while (mdb_cursor_get(cur, &k, &v, MDB_NEXT) == 0)
+			if (v.mv_size >= sizeof(id0)) {
+				memcpy(&id0, v.mv_data, sizeof(id0));
+				freep += id0;	/* an IDL starts with its length */
+			}
+		mdb_cursor_close(cur);
+	}
+	reserve = total / 64 > 64 ? total / 64 : 64;
+	return used - (freep < used ? freep : used) + 16 + reserve <= total;
+}
+
 int
 store_put_token(struct store *st, const struct token_record *rec,
     unsigned max_per_user, int64_t now, char **cause)
@@ -443,6 +475,12 @@ store_put_token(struct store *st, const struct token_record *rec,
 	}
 	if ((ret = store_begin(st->env, &txn, cause)) != STORE_OK)
 		return (ret);
+	if (!store_room(st, txn)) {
+		cause_set(cause, "database full (the rest is kept free for "
+		    "deletes; raise map_size)");
+		mdb_txn_abort(txn);
+		return (STORE_FULL);
+	}
 
 	store_key_id(k, rec->id);
 	key.mv_size = sizeof k;
