@@ -22,24 +22,31 @@ pid, needles = sys.argv[1], sys.argv[2:]
 names = [a.split("=", 1)[0] for a in needles]
 needles = [a.split("=", 1)[1] for a in needles]
 found = {}
+CHUNK, BIG = 1 << 22, 1 << 30	# skip huge reservations (sanitizer shadow)
+longest = max(len(x) for x in needles)
 with open("/proc/%s/maps" % pid) as maps, open("/proc/%s/mem" % pid, "rb", 0) as mem:
     for line in maps:
         f = line.split()
-        if "r" not in f[1]:
-            continue
         path = f[5] if len(f) > 5 else ""
-        if path.startswith("[v") :  # [vvar] [vsyscall] [vdso]
-            continue
         lo, hi = (int(x, 16) for x in f[0].split("-"))
-        try:
-            mem.seek(lo)
-            data = mem.read(hi - lo)
-        except (OSError, ValueError, OverflowError):
-            continue
-        for n, s in zip(names, needles):
-            c = data.count(s.encode())
-            if c:
-                found.setdefault(n, []).append("%s %s x%d" % (f[0], path or "anon", c))
+        if "r" not in f[1] or path.startswith("[v") or hi - lo > BIG:
+            continue	# [vvar] [vsyscall] [vdso]
+        counts = dict.fromkeys(names, 0)
+        tail = b""
+        for off in range(lo, hi, CHUNK):
+            try:
+                mem.seek(off)
+                data = mem.read(min(CHUNK, hi - off))
+            except (OSError, ValueError, OverflowError):
+                tail = b""
+                continue
+            buf = tail + data
+            for n, s in zip(names, needles):
+                counts[n] += buf.count(s.encode())
+            tail = buf[-(longest - 1):] if longest > 1 else b""
+        for n in names:
+            if counts[n]:
+                found.setdefault(n, []).append("%s %s x%d" % (f[0], path or "anon", counts[n]))
 for n in names:
     print("%s: %s" % (n, "; ".join(found[n]) if n in found else "none"))
 PY
