@@ -25,7 +25,8 @@ found = {}
 CHUNK, BIG = 1 << 22, 1 << 30	# skip huge reservations (sanitizer shadow)
 longest = max(len(x) for x in needles)
 with open("/proc/%s/maps" % pid) as maps, open("/proc/%s/mem" % pid, "rb", 0) as mem:
-    for line in maps:
+    regions = maps.read().splitlines()	# read once: the daemon may map more meanwhile
+    for line in regions:
         f = line.split()
         path = f[5] if len(f) > 5 else ""
         lo, hi = (int(x, 16) for x in f[0].split("-"))
@@ -37,7 +38,7 @@ with open("/proc/%s/maps" % pid) as maps, open("/proc/%s/mem" % pid, "rb", 0) as
             try:
                 mem.seek(off)
                 data = mem.read(min(CHUNK, hi - off))
-            except (OSError, ValueError, OverflowError):
+            except Exception:	# a region unmapped meanwhile, EIO, ...
                 tail = b""
                 continue
             buf = tail + data
@@ -138,7 +139,16 @@ if is_root; then
 	sleep 0.5	# let the last connection be freed
 	MEM=$(mem_scan "$DAEMON_PID" "refresh token=$TKR" "refresh secret=$SECRET" \
 	    "access token=$TKA" "second access token=$TKA2" "PAM password=$PW_ME" \
-	    "wrong PAM password=$WRONG_PW")
+	    "wrong PAM password=$WRONG_PW" 2>&1)
+	# A scan that could not finish says why; it is tried once more.
+	if ! printf '%s\n' "$MEM" | grep -q '^refresh token: '; then
+		printf '%s\n' "$MEM" | tail -3 | sed 's/^/  mem_scan failed, again: /'
+		sleep 1
+		MEM=$(mem_scan "$DAEMON_PID" "refresh token=$TKR" "refresh secret=$SECRET" \
+		    "access token=$TKA" "second access token=$TKA2" "PAM password=$PW_ME" \
+		    "wrong PAM password=$WRONG_PW" 2>&1)
+	fi
+	printf '%s\n' "$MEM" | grep -v ': none$' | head -5 | sed 's/^/  mem_scan: /'
 	for n in "refresh token" "refresh secret" "access token" "second access token" \
 	    "PAM password" "wrong PAM password"; do
 		LINE=$(printf '%s\n' "$MEM" | grep "^$n: ")
