@@ -284,11 +284,7 @@ conn_close(struct conn *c)
 		explicit_bzero(c->ibuf, c->icap);
 		free(c->ibuf);
 	}
-	wbuf_free(&c->out);
-	if (c->issue != NULL) {
-		explicit_bzero(c->issue, sizeof(*c->issue));
-		free(c->issue);
-	}
+	wbuf_free(&c->out);	/* c->issue went with pamhelper_cancel() */
 	free(c);
 	if (td->stopping && td->nconns == 0)
 		event_base_loopbreak(td->base);
@@ -464,6 +460,23 @@ conn_read_cb(evutil_socket_t fd, short events, void *arg)
 }
 
 /*
+ * Check a request frame header before its body is buffered: NULL when
+ * *hdr may be taken, else why the client must be dropped.
+ */
+static const char *
+frame_check(const uint8_t *p, struct frame_hdr *hdr)
+{
+	if (frame_hdr_decode(p, hdr) == -1)
+		return "bad frame header";
+	if (!msgtype_is_request(hdr->type))
+		return "unexpected message type";
+	if (hdr->length > td->conf.max_frame ||
+	    !msg_len_ok(hdr->type, hdr->length))
+		return "bad frame length";
+	return NULL;
+}
+
+/*
  * While an ISSUE waits on PAM, find the first complete CONV_REPLY among
  * the frames queued from pos on, answer it and cut it out of ibuf; the
  * frames around it keep their turn.  1 when one was taken.
@@ -475,10 +488,7 @@ conn_take_conv_reply(struct conn *c, size_t pos)
 	size_t			need;
 
 	while (c->ilen - pos >= TOKEND_HDR_LEN) {
-		if (frame_hdr_decode(c->ibuf + pos, &hdr) == -1 ||
-		    !msgtype_is_request(hdr.type) ||
-		    hdr.length > td->conf.max_frame ||
-		    !msg_len_ok(hdr.type, hdr.length))
+		if (frame_check(c->ibuf + pos, &hdr) != NULL)
 			return 0;	/* refused when its turn comes */
 		need = TOKEND_HDR_LEN + hdr.length;
 		if (c->ilen - pos < need)
@@ -506,6 +516,7 @@ static void
 conn_process(struct conn *c)
 {
 	struct frame_hdr	 hdr;
+	const char		*bad;
 	size_t			 pos = 0, need;
 	int			 handled = 0;
 
@@ -514,17 +525,8 @@ conn_process(struct conn *c)
 	c->processing = 1;
 	store_batch_begin(td->store);
 	while (!c->closing && c->ilen - pos >= TOKEND_HDR_LEN) {
-		if (frame_hdr_decode(c->ibuf + pos, &hdr) == -1) {
-			conn_violation(c, "bad frame header");
-			break;
-		}
-		if (!msgtype_is_request(hdr.type)) {
-			conn_violation(c, "unexpected message type");
-			break;
-		}
-		if (hdr.length > td->conf.max_frame ||
-		    !msg_len_ok(hdr.type, hdr.length)) {
-			conn_violation(c, "bad frame length");
+		if ((bad = frame_check(c->ibuf + pos, &hdr)) != NULL) {
+			conn_violation(c, bad);
 			break;
 		}
 		need = TOKEND_HDR_LEN + hdr.length;

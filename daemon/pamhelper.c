@@ -235,6 +235,17 @@ pamhelper_free(struct pamhelper *h)
 
 static void pamhelper_next(void);
 
+/* The ISSUE request holds the user's chosen name and scopes: wipe it. */
+static void
+issue_free(struct conn *c)
+{
+	if (c->issue == NULL)
+		return;
+	explicit_bzero(c->issue, sizeof(*c->issue));
+	free(c->issue);
+	c->issue = NULL;
+}
+
 /* The ISSUE on c is over (its reply is queued): let c's later frames in. */
 static void
 pamhelper_finish(struct conn *c)
@@ -244,11 +255,7 @@ pamhelper_finish(struct conn *c)
 	c->pam = NULL;
 	if (h != NULL)
 		pamhelper_free(h);
-	if (c->issue != NULL) {
-		explicit_bzero(c->issue, sizeof(*c->issue));
-		free(c->issue);
-		c->issue = NULL;
-	}
+	issue_free(c);
 	pamhelper_next();
 	conn_resume(c);
 }
@@ -514,11 +521,7 @@ pamhelper_cancel(struct conn *c)
 		c->pam = NULL;
 		pamhelper_next();
 	}
-	if (c->issue != NULL) {
-		explicit_bzero(c->issue, sizeof(*c->issue));
-		free(c->issue);
-		c->issue = NULL;
-	}
+	issue_free(c);
 }
 
 void

@@ -79,14 +79,13 @@ refill(struct bucket *b, double burst, double per_ms, int64_t now)
 }
 
 static struct bucket *
-lookup(enum rl_kind kind, uint32_t key, int create)
+lookup(enum rl_kind kind, uint32_t key, int create, double burst,
+    double per_ms)
 {
 	struct bucket	*t, *b, *spare = NULL;
-	double		 burst, per_ms;
 	int64_t		 now = now_ms();
 	unsigned	 i, h = (key * 2654435761u) & (RL_SLOTS - 1);
 
-	limits(kind, &burst, &per_ms);
 	if (tables[kind] == NULL &&
 	    (tables[kind] = calloc(RL_SLOTS, sizeof(struct bucket))) == NULL)
 		return NULL;
@@ -119,7 +118,7 @@ ratelimit_allowed(enum rl_kind kind, uint32_t key)
 	limits(kind, &burst, &per_ms);
 	if (burst == 0)
 		return 1;
-	if ((b = lookup(kind, key, 0)) == NULL)
+	if ((b = lookup(kind, key, 0, burst, per_ms)) == NULL)
 		return 1;
 	return b->tokens >= 1;
 }
@@ -131,7 +130,7 @@ ratelimit_fail(enum rl_kind kind, uint32_t key)
 	double		 burst, per_ms;
 
 	limits(kind, &burst, &per_ms);
-	if (burst == 0 || (b = lookup(kind, key, 1)) == NULL)
+	if (burst == 0 || (b = lookup(kind, key, 1, burst, per_ms)) == NULL)
 		return;
 	if (b->tokens >= 1)
 		b->tokens -= 1;
