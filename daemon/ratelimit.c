@@ -17,12 +17,14 @@
 struct bucket {
 	uint32_t	key;
 	int		used;
-	int		dry_logged;	/* "rate limited" already logged for this dry spell */
+	int		dry;		/* below one token: refusing (and logged) */
 	double		tokens;
 	int64_t		stamp_ms;	/* when tokens was last brought up to date */
 };
 
 static struct bucket	*tables[RL_NKINDS];
+/* Dry buckets per kind: none is the common case, and needs no look-up. */
+static unsigned		 ndry[RL_NKINDS];
 
 static const char *const kind_names[RL_NKINDS] = {
 	"failed exchanges by uid", "inactive verifications by uid",
@@ -65,12 +67,15 @@ limits(enum rl_kind kind, double *burst, double *per_ms)
 
 /* Bring a bucket up to date; 1 when it is full again (slot reusable). */
 static int
-refill(struct bucket *b, double burst, double per_ms, int64_t now)
+refill(enum rl_kind kind, struct bucket *b, double burst, double per_ms,
+    int64_t now)
 {
 	b->tokens += (double)(now - b->stamp_ms) * per_ms;
 	b->stamp_ms = now;
-	if (b->tokens >= 1)
-		b->dry_logged = 0;
+	if (b->tokens >= 1 && b->dry) {
+		b->dry = 0;
+		ndry[kind]--;
+	}
 	if (b->tokens >= burst) {
 		b->tokens = burst;
 		return 1;
@@ -93,10 +98,10 @@ lookup(enum rl_kind kind, uint32_t key, int create, double burst,
 	for (i = 0; i < RL_PROBE; i++) {
 		b = &t[(h + i) & (RL_SLOTS - 1)];
 		if (b->used && b->key == key) {
-			refill(b, burst, per_ms, now);
+			refill(kind, b, burst, per_ms, now);
 			return b;
 		}
-		if (spare == NULL && (!b->used || refill(b, burst, per_ms, now)))
+		if (spare == NULL && (!b->used || refill(kind, b, burst, per_ms, now)))
 			spare = b;
 	}
 	if (!create || spare == NULL)
@@ -115,6 +120,8 @@ ratelimit_allowed(enum rl_kind kind, uint32_t key)
 	struct bucket	*b;
 	double		 burst, per_ms;
 
+	if (ndry[kind] == 0)
+		return 1;	/* every bucket holds a token */
 	limits(kind, &burst, &per_ms);
 	if (burst == 0)
 		return 1;
@@ -134,8 +141,9 @@ ratelimit_fail(enum rl_kind kind, uint32_t key)
 		return;
 	if (b->tokens >= 1)
 		b->tokens -= 1;
-	if (b->tokens < 1 && !b->dry_logged) {
-		b->dry_logged = 1;
+	if (b->tokens < 1 && !b->dry) {
+		b->dry = 1;
+		ndry[kind]++;
 		log_warnx("rate limit: %s %u reached %.0f; refusing until "
 		    "the bucket refills (%.0f per minute)", kind_names[kind],
 		    (unsigned)key, burst, per_ms * 60000);
@@ -150,5 +158,6 @@ ratelimit_free(void)
 	for (k = 0; k < RL_NKINDS; k++) {
 		free(tables[k]);
 		tables[k] = NULL;
+		ndry[k] = 0;
 	}
 }
