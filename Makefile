@@ -56,7 +56,8 @@ LIB_A		= protocol/libtokend.a
 # daemon/
 DAEMON_CORE	= daemon/util.o daemon/log.o daemon/config.o daemon/store.o daemon/token.o
 DAEMON_OBJS	= $(DAEMON_CORE) daemon/tokend.o daemon/listener.o daemon/dispatch.o \
-		  daemon/pamhelper.o daemon/lastused.o daemon/ratelimit.o
+		  daemon/pamhelper.o daemon/lastused.o daemon/ratelimit.o \
+		  daemon/vcache.o
 DAEMON_LIBS	= $(LIBEVENT_LIBS) $(LMDB_LIBS) $(SODIUM_LIBS) $(PAM_LIBS)
 
 # client/

@@ -32,6 +32,7 @@ struct counters {
 	uint64_t	exchanged;
 	uint64_t	verified_active;
 	uint64_t	verified_inactive;
+	uint64_t	verified_cached;	/* of verified_active: from the answer cache */
 	uint64_t	pam_failures;
 	uint64_t	pam_timeouts;
 	uint64_t	purged;

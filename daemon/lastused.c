@@ -11,6 +11,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "store.h"
+#include "vcache.h"
 
 #define LASTUSED_GRAIN	60
 #define LASTUSED_MIN	1024
@@ -145,6 +146,8 @@ lastused_flush(void)
 	}
 	memset(slots, 0, cap * sizeof(*slots));
 	used = 0;
+	/* Cached answers hold the stored times of before this write. */
+	vcache_forget_all();
 	log_debug("saved last-used times of %zu tokens", n);
 done:
 	free(ids);

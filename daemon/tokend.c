@@ -26,6 +26,7 @@
 #include "ratelimit.h"
 #include "store.h"
 #include "token.h"
+#include "vcache.h"
 
 #define STOP_GRACE_SEC	5
 
@@ -299,7 +300,7 @@ open_state(void)
 	if (token_keys_load(td->conf.key_file, ss.tokens == 0, &td->keys,
 	    &cause) == -1)
 		fatalx("%s", cause ? cause : "cannot load the key file");
-	if (lastused_init() == -1)
+	if (lastused_init() == -1 || vcache_init() == -1)
 		fatalx("out of memory");
 	log_info("database %s: %llu tokens", td->conf.db_dir,
 	    (unsigned long long)ss.tokens);
@@ -410,6 +411,7 @@ main(int argc, char **argv)
 		event_free(ev_stop);
 	listener_close();
 	lastused_free();
+	vcache_free();
 	ratelimit_free();
 	store_close(td->store);
 	token_keys_free(td->keys);

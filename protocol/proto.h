@@ -253,7 +253,8 @@ void	 enc_issued(struct wbuf *, const struct msg_issued *);
 void	 enc_list_result(struct wbuf *, const struct proto_record *, size_t n, int more);
 void	 enc_revoked(struct wbuf *, uint32_t count);
 void	 enc_exchanged(struct wbuf *, const struct msg_exchanged *);
-void	 enc_verify_result(struct wbuf *, const struct msg_verify_result *);
+/* Returns the offset in w of the record's last_used field (0: inactive). */
+size_t	 enc_verify_result(struct wbuf *, const struct msg_verify_result *);
 void	 enc_status_result(struct wbuf *, const struct msg_status_result *);
 
 /* Decoders take one frame body; 0 on success, -1 when it is malformed. */

@@ -368,9 +368,12 @@ get_scopes(struct rbuf *r, uint8_t *n, char scopes[][TOKEND_SCOPE_MAX + 1])
 		rbuf_str(r, scopes[i], TOKEND_SCOPE_MAX + 1);
 }
 
-static void
+/* Returns where last_used went in w (VERIFY answers patch it when cached). */
+static size_t
 put_record(struct wbuf *w, const struct proto_record *rec)
 {
+	size_t	last_used_off;
+
 	wbuf_str(w, rec->id);
 	wbuf_str(w, rec->parent);
 	wbuf_str(w, rec->user);
@@ -379,8 +382,10 @@ put_record(struct wbuf *w, const struct proto_record *rec)
 	wbuf_u8(w, rec->kind);
 	wbuf_u64(w, (uint64_t)rec->created);
 	wbuf_u64(w, (uint64_t)rec->expires);
+	last_used_off = w->len;
 	wbuf_u64(w, (uint64_t)rec->last_used);
 	put_scopes(w, rec->nscopes, rec->scopes);
+	return last_used_off;
 }
 
 static void
@@ -733,15 +738,17 @@ dec_exchanged(const uint8_t *p, size_t n, struct msg_exchanged *m)
 	return rbuf_done(&r);
 }
 
-void
+size_t
 enc_verify_result(struct wbuf *w, const struct msg_verify_result *m)
 {
 	size_t	off = frame_begin(w, MSG_VERIFY_RESULT);
+	size_t	last_used_off = 0;
 
 	wbuf_u8(w, m->active ? 1 : 0);
 	if (m->active)
-		put_record(w, &m->rec);
+		last_used_off = put_record(w, &m->rec);
 	frame_end(w, off);
+	return last_used_off;
 }
 
 int

@@ -72,6 +72,15 @@ issue_ok d || finish
 TKR_D=$TOKEN
 tctl_in "$TKR_D" exchange
 TKA_D=$OUT
+# Verified twice, so that the second answer comes from the answer cache.
+tctl_in "$TKA_D" verify
+tctl_in "$TKA_D" verify
+expect_rc "access token of d active before delete --all" 0
+if is_root; then
+	tctl --json status
+	expect_json "status counts cached answers (verified_cached > 0)" \
+	    'j["verified_cached"] > 0 and j["verified_cached"] <= j["verified_active"]' "$OUT"
+fi
 tctl_in "no" delete --all
 expect_rc "delete --all answered 'no' exits 1" 1
 expect_eq "delete --all answered 'no' deletes nothing" 2 "$(list_ids | grep -c .)"
