@@ -54,7 +54,7 @@ LIB_SO		= protocol/libtokend.so.0.1.0
 LIB_A		= protocol/libtokend.a
 
 # daemon/
-DAEMON_CORE	= daemon/util.o daemon/log.o daemon/config.o daemon/store.o daemon/token.o
+DAEMON_CORE	= daemon/util.o daemon/log.o daemon/config.o daemon/store.o daemon/store_write.o daemon/token.o
 DAEMON_OBJS	= $(DAEMON_CORE) daemon/tokend.o daemon/listener.o daemon/dispatch.o \
 		  daemon/pamhelper.o daemon/lastused.o daemon/ratelimit.o \
 		  daemon/vcache.o
@@ -113,7 +113,7 @@ tests/unit/test_proto: tests/unit/test_proto.o $(PROTO_OBJS)
 	$(CC) $(EXE_LDFLAGS) -o $@ $^ $(SODIUM_LIBS)
 tests/unit/test_token: tests/unit/test_token.o daemon/token.o daemon/util.o daemon/log.o $(PROTO_OBJS)
 	$(CC) $(EXE_LDFLAGS) -o $@ $^ $(SODIUM_LIBS)
-tests/unit/test_store: tests/unit/test_store.o daemon/store.o daemon/util.o daemon/log.o $(PROTO_OBJS)
+tests/unit/test_store: tests/unit/test_store.o daemon/store.o daemon/store_write.o daemon/util.o daemon/log.o $(PROTO_OBJS)
 	$(CC) $(EXE_LDFLAGS) -o $@ $^ $(LMDB_LIBS) $(SODIUM_LIBS)
 tests/unit/test_config: tests/unit/test_config.o daemon/config.o daemon/util.o daemon/log.o
 	$(CC) $(EXE_LDFLAGS) -o $@ $^ $(SODIUM_LIBS)

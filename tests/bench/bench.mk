@@ -24,7 +24,7 @@ FILL_BIN	= tests/bench/tokend-fill
 
 all: $(FILL_BIN)
 
-$(FILL_BIN): tests/bench/tokend-fill.o daemon/store.o daemon/token.o daemon/util.o daemon/log.o $(PROTO_OBJS)
+$(FILL_BIN): tests/bench/tokend-fill.o daemon/store.o daemon/store_write.o daemon/token.o daemon/util.o daemon/log.o $(PROTO_OBJS)
 	$(CC) $(EXE_LDFLAGS) -o $@ $^ $(LMDB_LIBS) $(SODIUM_LIBS)
 
 clean: fill-clean

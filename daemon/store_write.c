@@ -1,0 +1,428 @@
+/*
+ * Writes to the token store (store.h): the synchronous calls, and
+ * store_apply(), which runs a batch of them in one durable transaction
+ * for the writer thread (writer.c).
+ */
+
+#include <errno.h>
+#include <lmdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "storeimpl.h"
+#include "util.h"
+
+/* Delete a key, tolerating its absence. */
+static int
+store_del_key(MDB_txn *txn, MDB_dbi dbi, const uint8_t *k, size_t len,
+    char **cause)
+{
+	MDB_val	key;
+	int	rc;
+
+	key.mv_size = len;
+	key.mv_data = (void *)(uintptr_t)k;
+	rc = mdb_del(txn, dbi, &key, NULL);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return (store_error(rc, "mdb_del", cause));
+	return (STORE_OK);
+}
+
+/*
+ * Delete id from all three databases inside txn.  A record that does not
+ * decode is removed from "tokens" only; scans drop its index entries.
+ */
+static int
+store_del_one(struct store *st, MDB_txn *txn, uint64_t id,
+    struct token_record *out, char **cause)
+{
+	struct token_record	 rec;
+	uint8_t			 k[STORE_ID_KEY], ku[STORE_USER_KEY];
+	uint8_t			 ke[STORE_EXPIRY_KEY];
+	MDB_val			 key, val;
+	int			 rc, ret, decoded;
+
+	store_key_id(k, id);
+	key.mv_size = sizeof k;
+	key.mv_data = k;
+	rc = mdb_get(txn, st->tokens, &key, &val);
+	if (rc == MDB_NOTFOUND)
+		return (STORE_NOTFOUND);	/* no cause: callers decide */
+	if (rc != 0)
+		return (store_error(rc, "mdb_get", cause));
+	decoded = (store_decode(&key, &val, &rec) == 0);
+
+	if ((rc = mdb_del(txn, st->tokens, &key, NULL)) != 0)
+		return (store_error(rc, "mdb_del", cause));
+	if (decoded) {
+		store_key_user(ku, rec.uid, id);
+		ret = store_del_key(txn, st->byuser, ku, sizeof ku, cause);
+		if (ret != STORE_OK)
+			return (ret);
+		store_key_expiry(ke, rec.expires, id);
+		ret = store_del_key(txn, st->byexpiry, ke, sizeof ke, cause);
+		if (ret != STORE_OK)
+			return (ret);
+	} else {
+		memset(&rec, 0, sizeof rec);
+		rec.id = id;
+	}
+	if (out != NULL)
+		*out = rec;
+	return (STORE_OK);
+}
+
+/*
+ * Whether txn may add a record and still leave the room deletes need:
+ * LMDB copies pages on write, so a delete in a full map can fail too.
+ * Free pages are counted from the freelist (FREE_DBI), so space freed by
+ * deletes counts again.  Keeps max(64 pages, 1/64 of the map) free.
+ */
+static int
+store_room(struct store *st, MDB_txn *txn)
+{
+	MDB_envinfo	 info;
+	MDB_stat	 est;
+	MDB_cursor	*cur;
+	MDB_val		 k, v;
+	size_t		 total, used, freep = 0, reserve, id0;
+
+	if (mdb_env_info(st->env, &info) != 0 ||
+	    mdb_env_stat(st->env, &est) != 0)
+		return 1;
+	total = info.me_mapsize / est.ms_psize;
+	used = info.me_last_pgno + 1;
+	if (mdb_cursor_open(txn, 0, &cur) == 0) {
+		while (mdb_cursor_get(cur, &k, &v, MDB_NEXT) == 0)
+			if (v.mv_size >= sizeof(id0)) {
+				memcpy(&id0, v.mv_data, sizeof(id0));
+				freep += id0;	/* an IDL starts with its length */
+			}
+		mdb_cursor_close(cur);
+	}
+	reserve = total / 64 > 64 ? total / 64 : 64;
+	return used - (freep < used ? freep : used) + 16 + reserve <= total;
+}
+
+int
+store_put_token(struct store *st, const struct token_record *rec,
+    unsigned max_per_user, int64_t now, char **cause)
+{
+	struct token_record	 old;
+	uint8_t			 buf[STORE_REC_MAX], k[STORE_ID_KEY];
+	uint8_t			 ku[STORE_USER_KEY], ke[STORE_EXPIRY_KEY];
+	uint64_t		 stale[STORE_STALE_MAX], id;
+	MDB_txn			*txn = NULL;
+	MDB_cursor		*cur = NULL;
+	MDB_val			 key, val;
+	size_t			 len, nstale = 0, i;
+	unsigned		 live = 0;
+	int			 rc, ret, found;
+
+	if ((len = store_encode(rec, buf)) == 0) {
+		cause_set(cause, "invalid token record");
+		return (STORE_ERR);
+	}
+	if ((ret = store_begin(st->env, &txn, cause)) != STORE_OK)
+		return (ret);
+	if (!store_room(st, txn)) {
+		cause_set(cause, "database full (the rest is kept free for "
+		    "deletes; raise map_size)");
+		mdb_txn_abort(txn);
+		return (STORE_FULL);
+	}
+
+	store_key_id(k, rec->id);
+	key.mv_size = sizeof k;
+	key.mv_data = k;
+	rc = mdb_get(txn, st->tokens, &key, &val);
+	if (rc == 0) {
+		cause_set(cause, "token id exists");
+		ret = STORE_EXISTS;
+		goto fail;
+	}
+	if (rc != MDB_NOTFOUND) {
+		ret = store_error(rc, "mdb_get", cause);
+		goto fail;
+	}
+
+	/* Count the uid's live tokens and look for the name among them. */
+	if ((rc = mdb_cursor_open(txn, st->byuser, &cur)) != 0) {
+		ret = store_error(rc, "mdb_cursor_open", cause);
+		goto fail;
+	}
+	store_key_user(ku, rec->uid, 0);
+	key.mv_size = sizeof ku;
+	key.mv_data = ku;
+	rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
+	for (; rc == 0; rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
+		if (key.mv_size < 4 || memcmp(key.mv_data, ku, 4) != 0)
+			break;
+		if (key.mv_size != STORE_USER_KEY)
+			continue;
+		id = store_get64((const uint8_t *)key.mv_data + 4);
+		if ((found = store_fetch(st, txn, id, &old, cause)) == -1) {
+			ret = STORE_ERR;
+			goto fail;
+		}
+		if (found != 0 || old.uid != rec->uid)
+			continue;
+		if (old.expires > now) {
+			live++;
+			if (strcmp(old.name, rec->name) == 0) {
+				cause_set(cause, "name exists: %s",
+				    rec->name);
+				ret = STORE_EXISTS;
+				goto fail;
+			}
+		} else if (strcmp(old.name, rec->name) == 0 &&
+		    nstale < STORE_STALE_MAX)
+			stale[nstale++] = id;
+	}
+	if (rc != 0 && rc != MDB_NOTFOUND) {
+		ret = store_error(rc, "mdb_cursor_get", cause);
+		goto fail;
+	}
+	mdb_cursor_close(cur);
+	cur = NULL;
+	if (max_per_user != 0 && live >= max_per_user) {
+		cause_set(cause, "uid %u has %u tokens", rec->uid, live);
+		ret = STORE_LIMIT;
+		goto fail;
+	}
+
+	for (i = 0; i < nstale; i++) {
+		ret = store_del_one(st, txn, stale[i], NULL, cause);
+		if (ret != STORE_OK && ret != STORE_NOTFOUND)
+			goto fail;
+	}
+
+	key.mv_size = sizeof k;
+	key.mv_data = k;
+	val.mv_size = len;
+	val.mv_data = buf;
+	if ((rc = mdb_put(txn, st->tokens, &key, &val, MDB_NOOVERWRITE)) != 0)
+		goto put_fail;
+	store_key_user(ku, rec->uid, rec->id);
+	key.mv_size = sizeof ku;
+	key.mv_data = ku;
+	val.mv_size = 0;
+	val.mv_data = NULL;
+	if ((rc = mdb_put(txn, st->byuser, &key, &val, 0)) != 0)
+		goto put_fail;
+	store_key_expiry(ke, rec->expires, rec->id);
+	key.mv_size = sizeof ke;
+	key.mv_data = ke;
+	if ((rc = mdb_put(txn, st->byexpiry, &key, &val, 0)) != 0)
+		goto put_fail;
+
+	return (store_commit(st, txn, cause));
+
+put_fail:
+	ret = store_error(rc, "mdb_put", cause);
+fail:
+	if (cur != NULL)
+		mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	return (ret);
+}
+
+int
+store_del_token(struct store *st, uint64_t id, struct token_record *rec,
+    char **cause)
+{
+	MDB_txn	*txn;
+	int	 ret;
+
+	if ((ret = store_begin(st->env, &txn, cause)) != STORE_OK)
+		return (ret);
+	if ((ret = store_del_one(st, txn, id, rec, cause)) != STORE_OK) {
+		if (ret == STORE_NOTFOUND)
+			cause_set(cause, "no such token");
+		mdb_txn_abort(txn);
+		return (ret);
+	}
+	return (store_commit(st, txn, cause));
+}
+
+/*
+ * Delete what the first index entry starting with prefix points to, then
+ * the entry itself (so a dangling entry goes too).  With no prefix (the
+ * byexpiry scan) the first entry counts only if its expiry is <= now.
+ * *done is set when no entry qualifies; *deleted when a record went.
+ */
+static int
+store_del_first(struct store *st, MDB_txn *txn, MDB_cursor *cur,
+    const uint8_t *prefix, size_t plen, size_t klen, int64_t now,
+    int *done, int *deleted, char **cause)
+{
+	uint8_t	 kcur[STORE_EXPIRY_KEY];
+	MDB_val	 key, val;
+	int	 rc, ret;
+
+	*done = *deleted = 0;
+	key.mv_size = plen;
+	key.mv_data = (void *)(uintptr_t)prefix;
+	if (plen == 0)
+		rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST);
+	else
+		rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
+	if (rc == MDB_NOTFOUND) {
+		*done = 1;
+		return (STORE_OK);
+	}
+	if (rc != 0)
+		return (store_error(rc, "mdb_cursor_get", cause));
+	if (plen != 0 && (key.mv_size < plen ||
+	    memcmp(key.mv_data, prefix, plen) != 0)) {
+		*done = 1;
+		return (STORE_OK);
+	}
+	if (key.mv_size != klen) {
+		if ((rc = mdb_cursor_del(cur, 0)) != 0)
+			return (store_error(rc, "mdb_cursor_del", cause));
+		return (STORE_OK);
+	}
+	memcpy(kcur, key.mv_data, klen);
+	if (plen == 0 && (int64_t)store_get64(kcur) > now) {
+		*done = 1;
+		return (STORE_OK);
+	}
+
+	ret = store_del_one(st, txn, store_get64(kcur + klen - 8), NULL, cause);
+	if (ret == STORE_OK)
+		*deleted = 1;
+	else if (ret != STORE_NOTFOUND)
+		return (ret);
+	return (store_del_key(txn, mdb_cursor_dbi(cur), kcur, klen, cause));
+}
+
+int
+store_del_user(struct store *st, uint32_t uid, unsigned *count,
+    char **cause)
+{
+	MDB_txn		*txn;
+	MDB_cursor	*cur = NULL;
+	uint8_t		 prefix[4];
+	int		 rc, ret, done, deleted;
+
+	*count = 0;
+	if ((ret = store_begin(st->env, &txn, cause)) != STORE_OK)
+		return (ret);
+	if ((rc = mdb_cursor_open(txn, st->byuser, &cur)) != 0) {
+		ret = store_error(rc, "mdb_cursor_open", cause);
+		goto fail;
+	}
+	store_put32(prefix, uid);
+	for (;;) {
+		ret = store_del_first(st, txn, cur, prefix, sizeof prefix,
+		    STORE_USER_KEY, 0, &done, &deleted, cause);
+		if (ret != STORE_OK)
+			goto fail;
+		if (done)
+			break;
+		if (deleted)
+			(*count)++;
+	}
+	mdb_cursor_close(cur);
+	return (store_commit(st, txn, cause));
+
+fail:
+	*count = 0;
+	if (cur != NULL)
+		mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	return (ret);
+}
+
+int
+store_purge_expired(struct store *st, int64_t now, unsigned *count,
+    char **cause)
+{
+	MDB_txn		*txn;
+	MDB_cursor	*cur = NULL;
+	unsigned	 n;
+	int		 rc, ret, done = 0, deleted, dirty = 0;
+
+	*count = 0;
+	if ((ret = store_begin(st->env, &txn, cause)) != STORE_OK)
+		return (ret);
+	if ((rc = mdb_cursor_open(txn, st->byexpiry, &cur)) != 0) {
+		ret = store_error(rc, "mdb_cursor_open", cause);
+		goto fail;
+	}
+	for (n = 0; n < STORE_PURGE_MAX && !done; n++) {
+		ret = store_del_first(st, txn, cur, NULL, 0, STORE_EXPIRY_KEY,
+		    now, &done, &deleted, cause);
+		if (ret != STORE_OK)
+			goto fail;
+		if (!done)
+			dirty = 1;
+		if (deleted)
+			(*count)++;
+	}
+	mdb_cursor_close(cur);
+	if (!dirty) {
+		mdb_txn_abort(txn);
+		return (STORE_OK);
+	}
+	if ((ret = store_commit(st, txn, cause)) != STORE_OK)
+		*count = 0;
+	return (ret);
+
+fail:
+	*count = 0;
+	if (cur != NULL)
+		mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	return (ret);
+}
+
+/* last_used only moves forward, so a late batch cannot undo a newer one. */
+int
+store_set_last_used(struct store *st, const uint64_t *ids,
+    const int64_t *times, size_t n, char **cause)
+{
+	struct token_record	 rec;
+	uint8_t			 buf[STORE_REC_MAX], k[STORE_ID_KEY];
+	MDB_txn			*txn;
+	MDB_val			 key, val;
+	size_t			 i, len;
+	int			 rc, ret, dirty = 0;
+
+	if (n == 0)
+		return (STORE_OK);
+	if ((ret = store_begin(st->env, &txn, cause)) != STORE_OK)
+		return (ret);
+	for (i = 0; i < n; i++) {
+		if ((rc = store_fetch(st, txn, ids[i], &rec, cause)) == -1) {
+			ret = STORE_ERR;
+			goto fail;
+		}
+		if (rc != 0 || times[i] <= rec.last_used)
+			continue;
+		rec.last_used = times[i];
+		if ((len = store_encode(&rec, buf)) == 0)
+			continue;
+		store_key_id(k, ids[i]);
+		key.mv_size = sizeof k;
+		key.mv_data = k;
+		val.mv_size = len;
+		val.mv_data = buf;
+		if ((rc = mdb_put(txn, st->tokens, &key, &val, 0)) != 0) {
+			ret = store_error(rc, "mdb_put", cause);
+			goto fail;
+		}
+		dirty = 1;
+	}
+	if (!dirty) {
+		mdb_txn_abort(txn);
+		return (STORE_OK);
+	}
+	return (store_commit(st, txn, cause));
+
+fail:
+	mdb_txn_abort(txn);
+	return (ret);
+}
