@@ -56,9 +56,9 @@ LIB_A		= protocol/libtokend.a
 # daemon/
 DAEMON_CORE	= daemon/util.o daemon/log.o daemon/config.o daemon/store.o daemon/store_write.o daemon/token.o
 DAEMON_OBJS	= $(DAEMON_CORE) daemon/tokend.o daemon/listener.o daemon/dispatch.o \
-		  daemon/pamhelper.o daemon/lastused.o daemon/ratelimit.o \
+		  daemon/pamhelper.o daemon/lastused.o daemon/ratelimit.o daemon/writer.o \
 		  daemon/vcache.o
-DAEMON_LIBS	= $(LIBEVENT_LIBS) $(LMDB_LIBS) $(SODIUM_LIBS) $(PAM_LIBS)
+DAEMON_LIBS	= -pthread $(LIBEVENT_LIBS) $(LMDB_LIBS) $(SODIUM_LIBS) $(PAM_LIBS)
 
 # client/
 CLIENT_OBJS	= client/tokenctl.o client/cmd_issue.o client/cmd_list.o client/cmd_delete.o \

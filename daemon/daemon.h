@@ -19,6 +19,7 @@
 struct store;
 struct token_keys;
 struct pamhelper;
+struct store_op;
 
 /* Counters reported by STATUS to admins. */
 struct counters {
@@ -61,6 +62,7 @@ struct conn {
 	int			 queued;	/* waiting for a PAM helper slot */
 	struct msg_issue	*issue;		/* the ISSUE in progress */
 	struct pamhelper	*pam;		/* its helper, once started */
+	struct store_op		*wop;		/* a write in flight: later frames wait */
 };
 
 TAILQ_HEAD(connlist, conn);

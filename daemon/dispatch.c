@@ -19,6 +19,7 @@
 #include "token.h"
 #include "tokenfmt.h"
 #include "vcache.h"
+#include "writer.h"
 
 enum who {
 	WHO_ANY,		/* every local user */
@@ -322,87 +323,169 @@ handle_conv_reply(struct conn *c, const uint8_t *body, size_t len)
 	pamhelper_reply(c, body, len);
 }
 
-/* Called by pamhelper.c once PAM said yes: mint, store durably, answer. */
+/*
+ * A write in flight for a client (ISSUE, REVOKE, REVOKE_ALL): the answer
+ * goes out once the writer thread made it durable.  op.arg is the
+ * connection, NULL once the client is gone (conn_close); the caller's
+ * identity is copied for the log.
+ */
+struct pending {
+	struct store_op	 op;		/* first: the op's address is ours */
+	uid_t		 caller_uid;
+	pid_t		 caller_pid;
+	char		 id[TOKEND_ID_LEN + 1];
+	char		 token[TOKEND_TOKEN_MAX + 1];	/* ISSUE: shown once */
+};
+
+static struct pending *
+pending_new(struct conn *c, enum store_op_type type,
+    void (*done)(struct store_op *))
+{
+	struct pending	*p;
+
+	if ((p = calloc(1, sizeof(*p))) == NULL) {
+		conn_error(c, PERR_INTERNAL, "out of memory");
+		return NULL;
+	}
+	p->op.type = type;
+	p->op.done = done;
+	p->op.arg = c;
+	p->caller_uid = c->uid;
+	p->caller_pid = c->pid;
+	return p;
+}
+
+/* Hand p to the writer; c takes no other frame until it is done. */
+static void
+pending_submit(struct pending *p)
+{
+	struct conn	*c = p->op.arg;
+
+	c->wop = &p->op;
+	writer_submit(&p->op);
+}
+
+/* The write is over: its client, if still there, may go on. */
+static struct conn *
+pending_end(struct pending *p)
+{
+	struct conn	*c = p->op.arg;
+
+	if (c != NULL)
+		c->wop = NULL;
+	return c;
+}
+
+/* Free p and let its client's later frames in. */
+static void
+pending_free(struct pending *p, struct conn *c)
+{
+	free(p->op.cause);
+	explicit_bzero(p, sizeof(*p));
+	free(p);
+	if (c != NULL)
+		conn_resume(c);
+}
+
+static void
+issue_done(struct store_op *op)
+{
+	struct pending		*p = (struct pending *)op;
+	struct token_record	*rec = &op->rec;
+	struct msg_issued	 out;
+	struct conn		*c = pending_end(p);
+
+	switch (op->result) {
+	case STORE_OK:
+		break;
+	case STORE_EXISTS:
+		if (c != NULL)
+			conn_error(c, PERR_EXISTS, "%s already has a token "
+			    "named \"%s\"", rec->user, rec->name);
+		goto done;
+	case STORE_LIMIT:
+		if (c != NULL)
+			conn_error(c, PERR_LIMIT, "%s has %u tokens, the "
+			    "maximum; delete one first", rec->user,
+			    td->conf.max_tokens_per_user);
+		goto done;
+	case STORE_FULL:
+		log_warnx("issue for %s refused: %s", rec->user,
+		    op->cause ? op->cause : "database full");
+		if (c != NULL)
+			conn_error(c, PERR_STORE, "the token database is full");
+		goto done;
+	default:
+		log_warnx("issue for %s failed: %s", rec->user,
+		    op->cause ? op->cause : "store error");
+		if (c != NULL)
+			conn_error(c, PERR_STORE, "cannot store the token");
+		goto done;
+	}
+	td->stats.issued++;
+	log_info("issued token %s \"%s\" for %s (uid %u), expires %lld, "
+	    "caller uid %u pid %d%s", p->id, rec->name, rec->user,
+	    (unsigned)rec->uid, (long long)rec->expires,
+	    (unsigned)p->caller_uid, (int)p->caller_pid,
+	    c == NULL ? "; the client left before it was shown" : "");
+	if (c != NULL) {
+		memset(&out, 0, sizeof(out));
+		memcpy(out.token, p->token, sizeof(out.token));
+		record_to_proto(rec, &out.rec);
+		enc_issued(&reply, &out);
+		conn_send(c, &reply);
+		explicit_bzero(&out, sizeof(out));
+	}
+done:
+	pending_free(p, c);
+}
+
+/* Called by pamhelper.c once PAM said yes: mint, then store durably. */
 void
 dispatch_issue_authenticated(struct conn *c)
 {
 	struct msg_issue	*m = c->issue;
-	struct token_record	 rec;
-	struct msg_issued	 out;
-	char			*cause = NULL;
+	struct token_record	*rec;
+	struct pending		*p;
 	uid_t			 uid;
 	uint8_t			 i;
-	int			 rc;
 
-	memset(&rec, 0, sizeof(rec));
-	memset(&out, 0, sizeof(out));
 	if (dispatch_user_uid(m->user, &uid) == -1) {
 		conn_error(c, PERR_NOT_FOUND, "no such user: %s", m->user);
 		return;
 	}
-	if (token_mint_refresh(td->keys, out.token, sizeof(out.token), &rec.id,
-	    rec.hash) == -1) {
+	if ((p = pending_new(c, STORE_OP_PUT, issue_done)) == NULL)
+		return;
+	rec = &p->op.rec;
+	if (token_mint_refresh(td->keys, p->token, sizeof(p->token), &rec->id,
+	    rec->hash) == -1) {
 		conn_error(c, PERR_INTERNAL, "cannot make a token");
+		pending_free(p, NULL);
 		return;
 	}
-	rec.kind = TOKEN_REFRESH;
-	rec.uid = uid;
-	rec.created = now_sec();
-	rec.expires = m->expires;
-	memcpy(rec.user, m->user, sizeof(rec.user));
+	tokenfmt_id_str(rec->id, p->id);
+	rec->kind = TOKEN_REFRESH;
+	rec->uid = uid;
+	rec->created = now_sec();
+	rec->expires = m->expires;
+	memcpy(rec->user, m->user, sizeof(rec->user));
 	if (m->name[0] != '\0')
-		memcpy(rec.name, m->name, sizeof(rec.name));
+		memcpy(rec->name, m->name, sizeof(rec->name));
 	else {
 		/* No name given: the date and the id keep it unique. */
-		char	id[12];
 		struct tm tm;
-		time_t	t = (time_t)rec.created;
+		time_t	t = (time_t)rec->created;
 
-		tokenfmt_id_str(rec.id, id);
 		gmtime_r(&t, &tm);
-		snprintf(rec.name, sizeof(rec.name), "token-%04d%02d%02d-%.6s",
-		    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, id);
+		snprintf(rec->name, sizeof(rec->name), "token-%04d%02d%02d-%.6s",
+		    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, p->id);
 	}
-	rec.nscopes = m->nscopes;
+	rec->nscopes = m->nscopes;
 	for (i = 0; i < m->nscopes; i++)
-		memcpy(rec.scopes[i], m->scopes[i], sizeof(rec.scopes[i]));
-
-	rc = store_put_token(td->store, &rec, td->conf.max_tokens_per_user,
-	    rec.created, &cause);
-	switch (rc) {
-	case STORE_OK:
-		break;
-	case STORE_EXISTS:
-		conn_error(c, PERR_EXISTS, "%s already has a token named "
-		    "\"%s\"", rec.user, rec.name);
-		goto done;
-	case STORE_LIMIT:
-		conn_error(c, PERR_LIMIT, "%s has %u tokens, the maximum; "
-		    "delete one first", rec.user, td->conf.max_tokens_per_user);
-		goto done;
-	case STORE_FULL:
-		log_warnx("issue for %s refused: %s", rec.user,
-		    cause ? cause : "database full");
-		conn_error(c, PERR_STORE, "the token database is full");
-		goto done;
-	default:
-		log_warnx("issue for %s failed: %s", rec.user,
-		    cause ? cause : "store error");
-		conn_error(c, PERR_STORE, "cannot store the token");
-		goto done;
-	}
-	record_to_proto(&rec, &out.rec);
-	enc_issued(&reply, &out);
-	conn_send(c, &reply);
-	td->stats.issued++;
-	log_info("issued token %s \"%s\" for %s (uid %u), expires %lld, "
-	    "caller uid %u pid %d", out.rec.id, rec.name, rec.user,
-	    (unsigned)rec.uid, (long long)rec.expires, (unsigned)c->uid,
-	    (int)c->pid);
-done:
-	free(cause);
-	explicit_bzero(&out, sizeof(out));
-	explicit_bzero(&rec, sizeof(rec));
+		memcpy(rec->scopes[i], m->scopes[i], sizeof(rec->scopes[i]));
+	p->op.max_per_user = td->conf.max_tokens_per_user;
+	p->op.now = rec->created;
+	pending_submit(p);
 }
 
 struct list_ctx {
@@ -473,13 +556,46 @@ may_touch(const struct conn *c, const struct token_record *r)
 }
 
 static void
+revoke_done(struct store_op *op)
+{
+	struct pending	*p = (struct pending *)op;
+	struct conn	*c = pending_end(p);
+
+	if (op->result != STORE_OK) {
+		if (op->result != STORE_NOTFOUND)
+			log_warnx("revoke %s failed: %s", p->id,
+			    op->cause ? op->cause : "?");
+		if (c != NULL)
+			conn_error(c, op->result == STORE_NOTFOUND ?
+			    PERR_NOT_FOUND : PERR_STORE,
+			    op->result == STORE_NOTFOUND ? "no token %s" :
+			    op->result == STORE_FULL ? "the token database is "
+			    "full: cannot delete token %s" :
+			    "cannot delete token %s", p->id);
+		pending_free(p, c);
+		return;
+	}
+	/* Before the answer: the next VERIFY must not see it active. */
+	lastused_forget(op->id);
+	vcache_forget(op->id);
+	td->stats.revoked++;
+	log_info("revoked token %s \"%s\" of %s (uid %u), caller uid %u pid %d",
+	    p->id, op->rec.name, op->rec.user, (unsigned)op->rec.uid,
+	    (unsigned)p->caller_uid, (int)p->caller_pid);
+	if (c != NULL) {
+		enc_revoked(&reply, 1);
+		conn_send(c, &reply);
+	}
+	pending_free(p, c);
+}
+
+static void
 handle_revoke(struct conn *c, const uint8_t *body, size_t len)
 {
 	struct msg_revoke	m;
 	struct token_record	rec;
-	char			*cause = NULL;
+	struct pending		*p;
 	uint64_t		id;
-	int			rc;
 
 	if (dec_revoke(body, len, &m) == -1) {
 		conn_error(c, PERR_MALFORMED, "malformed REVOKE");
@@ -495,33 +611,47 @@ handle_revoke(struct conn *c, const uint8_t *body, size_t len)
 		conn_error(c, PERR_NOT_FOUND, "no token %s", m.id);
 		return;
 	}
-	rc = store_del_token(td->store, id, NULL, &cause);
-	if (rc != STORE_OK) {
-		log_warnx("revoke %s failed: %s", m.id, cause ? cause : "?");
-		free(cause);
-		conn_error(c, rc == STORE_NOTFOUND ? PERR_NOT_FOUND : PERR_STORE,
-		    rc == STORE_FULL ? "the token database is full: cannot "
-		    "delete token %s" : "cannot delete token %s", m.id);
+	if ((p = pending_new(c, STORE_OP_DEL, revoke_done)) == NULL)
+		return;
+	p->op.id = id;
+	tokenfmt_id_str(id, p->id);
+	pending_submit(p);
+}
+
+static void
+revoke_all_done(struct store_op *op)
+{
+	struct pending	*p = (struct pending *)op;
+	struct conn	*c = pending_end(p);
+
+	if (op->result != STORE_OK) {
+		log_warnx("revoke all of uid %u failed: %s",
+		    (unsigned)op->uid, op->cause ? op->cause : "?");
+		if (c != NULL)
+			conn_error(c, PERR_STORE, op->result == STORE_FULL ?
+			    "the token database is full: cannot delete the "
+			    "tokens" : "cannot delete the tokens");
+		pending_free(p, c);
 		return;
 	}
-	lastused_forget(id);
-	vcache_forget(id);
-	enc_revoked(&reply, 1);
-	conn_send(c, &reply);
-	td->stats.revoked++;
-	log_info("revoked token %s \"%s\" of %s (uid %u), caller uid %u pid %d",
-	    m.id, rec.name, rec.user, (unsigned)rec.uid, (unsigned)c->uid,
-	    (int)c->pid);
+	vcache_forget_all();
+	td->stats.revoked += op->count;
+	log_info("revoked all %u tokens of uid %u, caller uid %u pid %d",
+	    op->count, (unsigned)op->uid, (unsigned)p->caller_uid,
+	    (int)p->caller_pid);
+	if (c != NULL) {
+		enc_revoked(&reply, op->count);
+		conn_send(c, &reply);
+	}
+	pending_free(p, c);
 }
 
 static void
 handle_revoke_all(struct conn *c, const uint8_t *body, size_t len)
 {
 	struct msg_revoke_all	m;
-	char			*cause = NULL;
-	unsigned		 count = 0;
+	struct pending		*p;
 	uid_t			 uid;
-	int			 rc;
 
 	if (dec_revoke_all(body, len, &m) == -1) {
 		conn_error(c, PERR_MALFORMED, "malformed REVOKE_ALL");
@@ -529,21 +659,10 @@ handle_revoke_all(struct conn *c, const uint8_t *body, size_t len)
 	}
 	if (target_uid(c, m.user, &uid) == -1)
 		return;
-	if ((rc = store_del_user(td->store, uid, &count, &cause)) != STORE_OK) {
-		log_warnx("revoke all of uid %u failed: %s", (unsigned)uid,
-		    cause ? cause : "?");
-		free(cause);
-		conn_error(c, PERR_STORE, rc == STORE_FULL ? "the token database "
-		    "is full: cannot delete the tokens" : "cannot delete the "
-		    "tokens");
+	if ((p = pending_new(c, STORE_OP_DEL_USER, revoke_all_done)) == NULL)
 		return;
-	}
-	vcache_forget_all();
-	enc_revoked(&reply, count);
-	conn_send(c, &reply);
-	td->stats.revoked += count;
-	log_info("revoked all %u tokens of uid %u, caller uid %u pid %d", count,
-	    (unsigned)uid, (unsigned)c->uid, (int)c->pid);
+	p->op.uid = uid;
+	pending_submit(p);
 }
 
 /*
@@ -777,6 +896,7 @@ handle_status(struct conn *c, const uint8_t *body, size_t len)
 		status_add(m, "connections", td->nconns);
 		status_add(m, "pam_helpers", td->npam);
 		status_add(m, "pam_queued", pam_queue_len());
+		status_add(m, "writes_pending", writer_pending());
 		status_add(m, "tokens", ss.tokens);
 		status_add(m, "map_size_bytes", ss.map_size);
 		status_add(m, "map_used_bytes", ss.map_used);

@@ -12,6 +12,7 @@
 #include "log.h"
 #include "store.h"
 #include "vcache.h"
+#include "writer.h"
 
 #define LASTUSED_GRAIN	60
 #define LASTUSED_MIN	1024
@@ -115,43 +116,79 @@ lastused_forget(uint64_t id)
 		s->when = -1;
 }
 
+/* A batch of times on its way to the store. */
+struct flush {
+	struct store_op	 op;	/* first: the op's address is ours */
+	uint64_t	*ids;
+	int64_t		*times;
+};
+
+static void
+flush_done(struct store_op *op)
+{
+	struct flush	*f = (struct flush *)op;
+	struct slot	*s;
+	size_t		 i;
+
+	if (op->result == STORE_OK) {
+		/* Cached answers hold the stored times of before this write. */
+		vcache_forget_all();
+		log_debug("saved last-used times of %zu tokens", op->n);
+	} else {
+		/* Keep the times in memory: the next flush tries again. */
+		log_warnx("cannot save last-used times: %s",
+		    op->cause ? op->cause : "store error");
+		for (i = 0; i < op->n && slots != NULL; i++) {
+			if (used * 2 >= cap && lastused_grow() == -1)
+				break;
+			s = lastused_find(f->ids[i], 1);
+			if (s->when >= 0 && s->when < f->times[i])
+				s->when = f->times[i];
+		}
+	}
+	free(op->cause);
+	free(f->ids);
+	free(f->times);
+	free(f);
+}
+
+/* Hand the noted times to the writer thread and start afresh. */
 void
 lastused_flush(void)
 {
-	uint64_t	*ids;
-	int64_t		*times;
-	char		*cause = NULL;
+	struct flush	*f;
 	size_t		 i, n = 0;
 
 	if (slots == NULL || used == 0)
 		return;
-	ids = calloc(used, sizeof(*ids));
-	times = calloc(used, sizeof(*times));
-	if (ids == NULL || times == NULL) {
+	if ((f = calloc(1, sizeof(*f))) == NULL ||
+	    (f->ids = calloc(used, sizeof(*f->ids))) == NULL ||
+	    (f->times = calloc(used, sizeof(*f->times))) == NULL) {
 		log_warnx("last-used flush: out of memory");
-		goto done;
+		if (f != NULL)
+			free(f->ids);
+		free(f);
+		return;
 	}
 	for (i = 0; i < cap; i++)
 		if (slots[i].id != 0 && slots[i].when > 0) {
-			ids[n] = slots[i].id;
-			times[n++] = slots[i].when;
+			f->ids[n] = slots[i].id;
+			f->times[n++] = slots[i].when;
 		}
-	if (n > 0 && store_set_last_used(td->store, ids, times, n, &cause) !=
-	    STORE_OK) {
-		/* Keep the times in memory: the next flush tries again. */
-		log_warnx("cannot save last-used times: %s",
-		    cause ? cause : "store error");
-		free(cause);
-		goto done;
-	}
 	memset(slots, 0, cap * sizeof(*slots));
 	used = 0;
-	/* Cached answers hold the stored times of before this write. */
-	vcache_forget_all();
-	log_debug("saved last-used times of %zu tokens", n);
-done:
-	free(ids);
-	free(times);
+	if (n == 0) {
+		free(f->ids);
+		free(f->times);
+		free(f);
+		return;
+	}
+	f->op.type = STORE_OP_LAST_USED;
+	f->op.ids = f->ids;
+	f->op.times = f->times;
+	f->op.n = n;
+	f->op.done = flush_done;
+	writer_submit(&f->op);
 }
 
 void

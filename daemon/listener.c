@@ -266,6 +266,8 @@ conn_close(struct conn *c)
 	struct conn	*t;
 
 	pamhelper_cancel(c);
+	if (c->wop != NULL)
+		c->wop->arg = NULL;	/* the write goes on; nobody to answer */
 	TAILQ_FOREACH(t, &td->conns, entry)
 		if (t == c)
 			break;
@@ -369,8 +371,13 @@ conn_flush(struct conn *c)
 	}
 	wbuf_reset(&c->out);
 	c->out_off = 0;
-	if (c->closing) {
+	if (c->closing && c->wop == NULL) {
 		conn_close(c);
+		return;
+	}
+	if (c->closing) {
+		/* Its write's answer is still to come; nothing more is read. */
+		event_del(c->ev_read);
 		return;
 	}
 	event_add(c->ev_read, NULL);
@@ -434,10 +441,12 @@ conn_read_cb(evutil_socket_t fd, short events, void *arg)
 	(void)events;
 	if (c->closing)
 		return;
-	/* Frames queued behind an ISSUE are bounded: two of the largest. */
-	if (c->issue != NULL &&
+	/* Frames queued behind an ISSUE or a write are bounded: two of the largest. */
+	if ((c->issue != NULL || c->wop != NULL) &&
 	    c->ilen >= 2 * (TOKEND_HDR_LEN + (size_t)td->conf.max_frame)) {
-		conn_violation(c, "too much sent while a PAM conversation waits");
+		conn_violation(c, c->issue != NULL ?
+		    "too much sent while a PAM conversation waits" :
+		    "too much sent while a write waits");
 		conn_flush(c);
 		return;
 	}
@@ -535,6 +544,8 @@ conn_process(struct conn *c)
 				c->closing = 1;
 			break;
 		}
+		if (c->wop != NULL)
+			break;		/* answered after the write, in order */
 		if (c->issue != NULL && hdr.type != MSG_CONV_REPLY) {
 			/* Answered after the ISSUE, in order; a reply may be behind. */
 			if (conn_take_conv_reply(c, pos + need)) {

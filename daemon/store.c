@@ -163,7 +163,7 @@ store_commit(struct store *st, MDB_txn *txn, char **cause)
 
 	if ((rc = mdb_txn_commit(txn)) != 0)
 		return (store_error(rc, "mdb_txn_commit", cause));
-	st->write_txns++;
+	__atomic_add_fetch(&st->write_txns, 1, __ATOMIC_RELAXED);
 	st->stale = 1;	/* a batch's snapshot must not hide this write */
 	return (STORE_OK);
 }
@@ -398,7 +398,7 @@ store_get_stats(struct store *st, struct store_stats *stats)
 		mdb_txn_reset(st->rtxn);
 	}
 	stats->read_txns = st->read_txns;
-	stats->write_txns = st->write_txns;
+	stats->write_txns = __atomic_load_n(&st->write_txns, __ATOMIC_RELAXED);
 }
 
 int

@@ -6,12 +6,17 @@
  *   byuser    uid (4 bytes BE) + id (8 bytes BE)      -> empty
  *   byexpiry  expires (8 bytes BE) + id (8 bytes BE)  -> empty
  *
- * Only the keyed hash of a token's secret is stored.  Writes commit with
- * a synced transaction before the call returns.  Reads reuse one reset
- * read transaction so the hot path allocates nothing.
+ * Only the keyed hash of a token's secret is stored.  The synchronous
+ * writes commit a synced transaction before they return; the daemon
+ * instead hands its writes to a thread of their own (writer.h), which
+ * runs whatever queued up in one synced transaction: store_apply().
+ * Reads reuse one reset read transaction so the hot path allocates
+ * nothing.
  */
 #ifndef TOKEND_STORE_H
 #define TOKEND_STORE_H
+
+#include <sys/queue.h>
 
 #include <stddef.h>
 #include <stdint.h>
@@ -49,6 +54,37 @@ struct store_stats {
 	uint64_t	tokens;			/* records in "tokens" */
 	uint64_t	write_txns;		/* write transactions committed */
 	uint64_t	read_txns;		/* read transactions begun/renewed */
+};
+
+enum store_op_type {
+	STORE_OP_PUT,		/* store_put_token: rec, max_per_user, now */
+	STORE_OP_DEL,		/* store_del_token: id; rec gets the record */
+	STORE_OP_DEL_USER,	/* store_del_user: uid; count */
+	STORE_OP_PURGE,		/* store_purge_expired: now; count */
+	STORE_OP_LAST_USED,	/* store_set_last_used: ids, times, n */
+};
+
+/* One write, as the writer thread takes it. */
+struct store_op {
+	enum store_op_type	 type;
+	struct token_record	 rec;
+	unsigned		 max_per_user;
+	int64_t			 now;
+	uint64_t		 id;
+	uint32_t		 uid;
+	const uint64_t		*ids;
+	const int64_t		*times;
+	size_t			 n;
+
+	int			 result;	/* STORE_OK or an error */
+	char			*cause;		/* malloc'ed, when result != OK */
+	unsigned		 count;
+	int			 changed;	/* the op wrote something */
+
+	/* For the writer: called on the event loop once op is durable. */
+	void			(*done)(struct store_op *);
+	void			*arg;
+	TAILQ_ENTRY(store_op)	 entry;
 };
 
 /* Open (creating the folder's files) with map_size bytes. */
@@ -90,6 +126,12 @@ int	 store_purge_expired(struct store *st, int64_t now, unsigned *count,
 int	 store_set_last_used(struct store *st, const uint64_t *ids,
 	     const int64_t *times, size_t n, char **cause);
 void	 store_get_stats(struct store *st, struct store_stats *stats);
+/*
+ * Run n ops in one synced write transaction, each in a nested one so a
+ * failing op undoes only itself; sets each op's result, cause and count.
+ * For the writer thread: no other thread may write meanwhile.
+ */
+void	 store_apply(struct store *st, struct store_op **ops, size_t n);
 /*
  * Bulk loading only (tokend-fill): sync = 0 stops syncing each commit;
  * store_set_sync(st, 1) syncs everything written so far and turns it back.

@@ -105,15 +105,14 @@ store_room(struct store *st, MDB_txn *txn)
 	return used - (freep < used ? freep : used) + 16 + reserve <= total;
 }
 
-int
-store_put_token(struct store *st, const struct token_record *rec,
+static int
+put_in(struct store *st, MDB_txn *txn, const struct token_record *rec,
     unsigned max_per_user, int64_t now, char **cause)
 {
 	struct token_record	 old;
 	uint8_t			 buf[STORE_REC_MAX], k[STORE_ID_KEY];
 	uint8_t			 ku[STORE_USER_KEY], ke[STORE_EXPIRY_KEY];
 	uint64_t		 stale[STORE_STALE_MAX], id;
-	MDB_txn			*txn = NULL;
 	MDB_cursor		*cur = NULL;
 	MDB_val			 key, val;
 	size_t			 len, nstale = 0, i;
@@ -124,12 +123,9 @@ store_put_token(struct store *st, const struct token_record *rec,
 		cause_set(cause, "invalid token record");
 		return (STORE_ERR);
 	}
-	if ((ret = store_begin(st->env, &txn, cause)) != STORE_OK)
-		return (ret);
 	if (!store_room(st, txn)) {
 		cause_set(cause, "database full (the rest is kept free for "
 		    "deletes; raise map_size)");
-		mdb_txn_abort(txn);
 		return (STORE_FULL);
 	}
 
@@ -217,33 +213,25 @@ store_put_token(struct store *st, const struct token_record *rec,
 	if ((rc = mdb_put(txn, st->byexpiry, &key, &val, 0)) != 0)
 		goto put_fail;
 
-	return (store_commit(st, txn, cause));
+	return (STORE_OK);
 
 put_fail:
 	ret = store_error(rc, "mdb_put", cause);
 fail:
 	if (cur != NULL)
 		mdb_cursor_close(cur);
-	mdb_txn_abort(txn);
 	return (ret);
 }
 
-int
-store_del_token(struct store *st, uint64_t id, struct token_record *rec,
+static int
+del_in(struct store *st, MDB_txn *txn, uint64_t id, struct token_record *rec,
     char **cause)
 {
-	MDB_txn	*txn;
-	int	 ret;
+	int	ret;
 
-	if ((ret = store_begin(st->env, &txn, cause)) != STORE_OK)
-		return (ret);
-	if ((ret = store_del_one(st, txn, id, rec, cause)) != STORE_OK) {
-		if (ret == STORE_NOTFOUND)
-			cause_set(cause, "no such token");
-		mdb_txn_abort(txn);
-		return (ret);
-	}
-	return (store_commit(st, txn, cause));
+	if ((ret = store_del_one(st, txn, id, rec, cause)) == STORE_NOTFOUND)
+		cause_set(cause, "no such token");
+	return (ret);
 }
 
 /*
@@ -298,108 +286,76 @@ store_del_first(struct store *st, MDB_txn *txn, MDB_cursor *cur,
 	return (store_del_key(txn, mdb_cursor_dbi(cur), kcur, klen, cause));
 }
 
-int
-store_del_user(struct store *st, uint32_t uid, unsigned *count,
+static int
+del_user_in(struct store *st, MDB_txn *txn, uint32_t uid, unsigned *count,
     char **cause)
 {
-	MDB_txn		*txn;
 	MDB_cursor	*cur = NULL;
 	uint8_t		 prefix[4];
 	int		 rc, ret, done, deleted;
 
 	*count = 0;
-	if ((ret = store_begin(st->env, &txn, cause)) != STORE_OK)
-		return (ret);
-	if ((rc = mdb_cursor_open(txn, st->byuser, &cur)) != 0) {
-		ret = store_error(rc, "mdb_cursor_open", cause);
-		goto fail;
-	}
+	if ((rc = mdb_cursor_open(txn, st->byuser, &cur)) != 0)
+		return (store_error(rc, "mdb_cursor_open", cause));
 	store_put32(prefix, uid);
 	for (;;) {
 		ret = store_del_first(st, txn, cur, prefix, sizeof prefix,
 		    STORE_USER_KEY, 0, &done, &deleted, cause);
-		if (ret != STORE_OK)
-			goto fail;
+		if (ret != STORE_OK) {
+			*count = 0;
+			break;
+		}
 		if (done)
 			break;
 		if (deleted)
 			(*count)++;
 	}
 	mdb_cursor_close(cur);
-	return (store_commit(st, txn, cause));
-
-fail:
-	*count = 0;
-	if (cur != NULL)
-		mdb_cursor_close(cur);
-	mdb_txn_abort(txn);
 	return (ret);
 }
 
-int
-store_purge_expired(struct store *st, int64_t now, unsigned *count,
-    char **cause)
+/* *changed: whether anything was written (nothing to commit otherwise). */
+static int
+purge_in(struct store *st, MDB_txn *txn, int64_t now, unsigned *count,
+    int *changed, char **cause)
 {
-	MDB_txn		*txn;
 	MDB_cursor	*cur = NULL;
 	unsigned	 n;
-	int		 rc, ret, done = 0, deleted, dirty = 0;
+	int		 rc, ret = STORE_OK, done = 0, deleted;
 
 	*count = 0;
-	if ((ret = store_begin(st->env, &txn, cause)) != STORE_OK)
-		return (ret);
-	if ((rc = mdb_cursor_open(txn, st->byexpiry, &cur)) != 0) {
-		ret = store_error(rc, "mdb_cursor_open", cause);
-		goto fail;
-	}
+	if ((rc = mdb_cursor_open(txn, st->byexpiry, &cur)) != 0)
+		return (store_error(rc, "mdb_cursor_open", cause));
 	for (n = 0; n < STORE_PURGE_MAX && !done; n++) {
 		ret = store_del_first(st, txn, cur, NULL, 0, STORE_EXPIRY_KEY,
 		    now, &done, &deleted, cause);
-		if (ret != STORE_OK)
-			goto fail;
+		if (ret != STORE_OK) {
+			*count = 0;
+			break;
+		}
 		if (!done)
-			dirty = 1;
+			*changed = 1;
 		if (deleted)
 			(*count)++;
 	}
 	mdb_cursor_close(cur);
-	if (!dirty) {
-		mdb_txn_abort(txn);
-		return (STORE_OK);
-	}
-	if ((ret = store_commit(st, txn, cause)) != STORE_OK)
-		*count = 0;
-	return (ret);
-
-fail:
-	*count = 0;
-	if (cur != NULL)
-		mdb_cursor_close(cur);
-	mdb_txn_abort(txn);
 	return (ret);
 }
 
 /* last_used only moves forward, so a late batch cannot undo a newer one. */
-int
-store_set_last_used(struct store *st, const uint64_t *ids,
-    const int64_t *times, size_t n, char **cause)
+static int
+last_used_in(struct store *st, MDB_txn *txn, const uint64_t *ids,
+    const int64_t *times, size_t n, int *changed, char **cause)
 {
 	struct token_record	 rec;
 	uint8_t			 buf[STORE_REC_MAX], k[STORE_ID_KEY];
-	MDB_txn			*txn;
 	MDB_val			 key, val;
 	size_t			 i, len;
-	int			 rc, ret, dirty = 0;
+	int			 rc;
 
-	if (n == 0)
-		return (STORE_OK);
-	if ((ret = store_begin(st->env, &txn, cause)) != STORE_OK)
-		return (ret);
 	for (i = 0; i < n; i++) {
-		if ((rc = store_fetch(st, txn, ids[i], &rec, cause)) == -1) {
-			ret = STORE_ERR;
-			goto fail;
-		}
+		if ((rc = store_fetch(st, txn, ids[i], &rec, cause)) == -1)
+			return (STORE_ERR);
 		if (rc != 0 || times[i] <= rec.last_used)
 			continue;
 		rec.last_used = times[i];
@@ -410,19 +366,202 @@ store_set_last_used(struct store *st, const uint64_t *ids,
 		key.mv_data = k;
 		val.mv_size = len;
 		val.mv_data = buf;
-		if ((rc = mdb_put(txn, st->tokens, &key, &val, 0)) != 0) {
-			ret = store_error(rc, "mdb_put", cause);
-			goto fail;
-		}
-		dirty = 1;
+		if ((rc = mdb_put(txn, st->tokens, &key, &val, 0)) != 0)
+			return (store_error(rc, "mdb_put", cause));
+		*changed = 1;
 	}
-	if (!dirty) {
-		mdb_txn_abort(txn);
-		return (STORE_OK);
-	}
-	return (store_commit(st, txn, cause));
+	return (STORE_OK);
+}
 
-fail:
-	mdb_txn_abort(txn);
+/* Run op inside txn: STORE_OK, or an error with op->cause set. */
+static int
+op_run(struct store *st, MDB_txn *txn, struct store_op *op)
+{
+	op->count = 0;
+	switch (op->type) {
+	case STORE_OP_PUT:
+		op->changed = 1;
+		return (put_in(st, txn, &op->rec, op->max_per_user, op->now,
+		    &op->cause));
+	case STORE_OP_DEL:
+		op->changed = 1;
+		return (del_in(st, txn, op->id, &op->rec, &op->cause));
+	case STORE_OP_DEL_USER:
+		op->changed = 1;
+		return (del_user_in(st, txn, op->uid, &op->count, &op->cause));
+	case STORE_OP_PURGE:
+		return (purge_in(st, txn, op->now, &op->count, &op->changed,
+		    &op->cause));
+	case STORE_OP_LAST_USED:
+		return (last_used_in(st, txn, op->ids, op->times, op->n,
+		    &op->changed, &op->cause));
+	}
+	cause_set(&op->cause, "unknown store operation");
+	return (STORE_ERR);
+}
+
+/* One op in a transaction of its own (the synchronous calls below). */
+static int
+op_run_alone(struct store *st, struct store_op *op)
+{
+	MDB_txn	*txn;
+	int	 ret;
+
+	op->changed = 0;
+	if ((ret = store_begin(st->env, &txn, &op->cause)) != STORE_OK)
+		return (op->result = ret);
+	ret = op_run(st, txn, op);
+	if (ret != STORE_OK || !op->changed)
+		mdb_txn_abort(txn);
+	else if ((ret = store_commit(st, txn, &op->cause)) != STORE_OK)
+		op->count = 0;
+	return (op->result = ret);
+}
+
+/* The synchronous calls pass their cause on: the caller frees it. */
+static int
+op_sync(struct store *st, struct store_op *op, char **cause)
+{
+	int	ret = op_run_alone(st, op);
+
+	if (ret != STORE_OK && cause != NULL) {
+		free(*cause);
+		*cause = op->cause;
+	} else
+		free(op->cause);
+	op->cause = NULL;
 	return (ret);
+}
+
+int
+store_put_token(struct store *st, const struct token_record *rec,
+    unsigned max_per_user, int64_t now, char **cause)
+{
+	struct store_op	op;
+	int		ret;
+
+	memset(&op, 0, sizeof op);
+	op.type = STORE_OP_PUT;
+	op.rec = *rec;
+	op.max_per_user = max_per_user;
+	op.now = now;
+	ret = op_sync(st, &op, cause);
+	explicit_bzero(&op.rec, sizeof op.rec);
+	return (ret);
+}
+
+int
+store_del_token(struct store *st, uint64_t id, struct token_record *rec,
+    char **cause)
+{
+	struct store_op	op;
+	int		ret;
+
+	memset(&op, 0, sizeof op);
+	op.type = STORE_OP_DEL;
+	op.id = id;
+	if ((ret = op_sync(st, &op, cause)) == STORE_OK && rec != NULL)
+		*rec = op.rec;
+	return (ret);
+}
+
+int
+store_del_user(struct store *st, uint32_t uid, unsigned *count,
+    char **cause)
+{
+	struct store_op	op;
+	int		ret;
+
+	memset(&op, 0, sizeof op);
+	op.type = STORE_OP_DEL_USER;
+	op.uid = uid;
+	ret = op_sync(st, &op, cause);
+	*count = op.count;
+	return (ret);
+}
+
+int
+store_purge_expired(struct store *st, int64_t now, unsigned *count,
+    char **cause)
+{
+	struct store_op	op;
+	int		ret;
+
+	memset(&op, 0, sizeof op);
+	op.type = STORE_OP_PURGE;
+	op.now = now;
+	ret = op_sync(st, &op, cause);
+	*count = op.count;
+	return (ret);
+}
+
+int
+store_set_last_used(struct store *st, const uint64_t *ids,
+    const int64_t *times, size_t n, char **cause)
+{
+	struct store_op	op;
+
+	if (n == 0)
+		return (STORE_OK);
+	memset(&op, 0, sizeof op);
+	op.type = STORE_OP_LAST_USED;
+	op.ids = ids;
+	op.times = times;
+	op.n = n;
+	return (op_sync(st, &op, cause));
+}
+
+/*
+ * The writer thread's batch: one transaction, so one sync for all, with
+ * each op in a nested transaction of its own so that one op's failure
+ * (a full map, a name taken) undoes that op alone.  When the outer
+ * commit fails, every op that had succeeded fails with its cause.
+ */
+void
+store_apply(struct store *st, struct store_op **ops, size_t n)
+{
+	MDB_txn	*txn, *child;
+	size_t	 i;
+	int	 rc, ret, changed = 0;
+
+	if ((ret = store_begin(st->env, &txn, NULL)) != STORE_OK) {
+		for (i = 0; i < n; i++) {
+			ops[i]->result = ret;
+			cause_set(&ops[i]->cause, "cannot begin a write "
+			    "transaction");
+		}
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		ops[i]->changed = 0;
+		if ((rc = mdb_txn_begin(st->env, txn, 0, &child)) != 0) {
+			ops[i]->result = store_error(rc, "mdb_txn_begin",
+			    &ops[i]->cause);
+			continue;
+		}
+		ret = op_run(st, child, ops[i]);
+		if (ret != STORE_OK || !ops[i]->changed)
+			mdb_txn_abort(child);
+		else if ((rc = mdb_txn_commit(child)) != 0) {
+			ret = store_error(rc, "mdb_txn_commit", &ops[i]->cause);
+			ops[i]->count = 0;
+		} else
+			changed = 1;
+		ops[i]->result = ret;
+	}
+	if (!changed) {
+		mdb_txn_abort(txn);
+		return;
+	}
+	if ((rc = mdb_txn_commit(txn)) != 0) {
+		for (i = 0; i < n; i++) {
+			if (ops[i]->result != STORE_OK)
+				continue;
+			ops[i]->result = store_error(rc, "mdb_txn_commit",
+			    &ops[i]->cause);
+			ops[i]->count = 0;
+		}
+		return;
+	}
+	__atomic_add_fetch(&st->write_txns, 1, __ATOMIC_RELAXED);
 }

@@ -27,6 +27,7 @@
 #include "store.h"
 #include "token.h"
 #include "vcache.h"
+#include "writer.h"
 
 #define STOP_GRACE_SEC	5
 
@@ -38,7 +39,7 @@ static const char	*flag_keys[] = { "socket_path", "db_dir", "key_file",
 			    "pam_service", "pam_confdir" };
 static const char	*flag_values[5];
 
-static struct event	*ev_purge, *ev_flush, *ev_stop;
+static struct event	*ev_purge, *ev_flush, *ev_stop, *ev_writer;
 static int		 socket_bound;	/* we created the socket file */
 static int		 ready_fd = -1;	/* pipe to the waiting parent */
 
@@ -152,25 +153,48 @@ daemonize_end(void)
 	ready_fd = -1;
 }
 
+static struct store_op	purge_op;
+static int		purge_busy;
+
+static void
+purge_done(struct store_op *op)
+{
+	purge_busy = 0;
+	if (op->result != STORE_OK) {
+		log_warnx("purge of expired tokens failed: %s",
+		    op->cause ? op->cause : "store error");
+		free(op->cause);
+		op->cause = NULL;
+		return;
+	}
+	td->stats.purged += op->count;
+	if (op->count > 0)
+		log_info("purged %u expired tokens", op->count);
+}
+
 static void
 purge_cb(evutil_socket_t fd, short events, void *arg)
 {
-	char		*cause = NULL;
-	unsigned	 n = 0;
-
 	(void)fd;
 	(void)events;
 	(void)arg;
-	if (store_purge_expired(td->store, (int64_t)time(NULL), &n, &cause) !=
-	    STORE_OK) {
-		log_warnx("purge of expired tokens failed: %s",
-		    cause ? cause : "store error");
-		free(cause);
-		return;
-	}
-	td->stats.purged += n;
-	if (n > 0)
-		log_info("purged %u expired tokens", n);
+	if (purge_busy)
+		return;		/* the last one is still being written */
+	memset(&purge_op, 0, sizeof(purge_op));
+	purge_op.type = STORE_OP_PURGE;
+	purge_op.now = (int64_t)time(NULL);
+	purge_op.done = purge_done;
+	purge_busy = 1;
+	writer_submit(&purge_op);
+}
+
+static void
+writer_cb(evutil_socket_t fd, short events, void *arg)
+{
+	(void)fd;
+	(void)events;
+	(void)arg;
+	writer_done();
 }
 
 static void
@@ -382,6 +406,12 @@ main(int argc, char **argv)
 		if (ev_sig[i] == NULL || event_add(ev_sig[i], NULL) == -1)
 			fatalx("cannot watch signal %d", sigs[i]);
 	}
+	if (writer_start(td->store, &cause) == -1)
+		fatalx("%s", cause ? cause : "cannot start the writer thread");
+	ev_writer = event_new(td->base, writer_fd(), EV_READ | EV_PERSIST,
+	    writer_cb, NULL);
+	if (ev_writer == NULL || event_add(ev_writer, NULL) == -1)
+		fatalx("cannot watch the writer thread");
 	ev_purge = event_new(td->base, -1, EV_PERSIST, purge_cb, NULL);
 	ev_flush = event_new(td->base, -1, EV_PERSIST, flush_cb, NULL);
 	if (ev_purge == NULL || ev_flush == NULL)
@@ -400,6 +430,8 @@ main(int argc, char **argv)
 	event_base_dispatch(td->base);
 
 	lastused_flush();
+	writer_stop();		/* every write durable and answered */
+	event_free(ev_writer);
 	if (socket_bound && unlink(td->conf.socket_path) == -1 &&
 	    errno != ENOENT)
 		log_warn("unlink %s", td->conf.socket_path);

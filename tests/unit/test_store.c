@@ -242,6 +242,65 @@ test_roundtrip(struct store *st)
 	    "refused records are not stored");
 }
 
+/* The writer thread's batch: one commit, each op on its own. */
+static void
+test_apply(struct store *st)
+{
+	struct store_op		 ops[5], *p[5];
+	struct store_stats	 before, after;
+	struct token_record	 got;
+	size_t			 i;
+
+	memset(ops, 0, sizeof ops);
+	for (i = 0; i < 5; i++)
+		p[i] = &ops[i];
+	ops[0].type = STORE_OP_PUT;
+	mkrec(&ops[0].rec, 700, 7000, "one", NOW + 100);
+	ops[1].type = STORE_OP_PUT;	/* same name for the same uid */
+	mkrec(&ops[1].rec, 701, 7000, "one", NOW + 100);
+	ops[2].type = STORE_OP_PUT;
+	mkrec(&ops[2].rec, 702, 7000, "two", NOW + 100);
+	ops[3].type = STORE_OP_DEL;	/* not there */
+	ops[3].id = 4242;
+	ops[4].type = STORE_OP_DEL;	/* put by op 2 of the same batch */
+	ops[4].id = 702;
+	for (i = 0; i < 5; i++)
+		ops[i].now = NOW;
+
+	store_get_stats(st, &before);
+	store_apply(st, p, 5);
+	store_get_stats(st, &after);
+	CHECK(ops[0].result == STORE_OK && ops[0].cause == NULL,
+	    "apply: first put OK");
+	CHECK(ops[1].result == STORE_EXISTS && ops[1].cause != NULL,
+	    "apply: a name taken earlier in the batch is EXISTS");
+	CHECK(ops[2].result == STORE_OK, "apply: the put after a failed one OK");
+	CHECK(ops[3].result == STORE_NOTFOUND, "apply: delete of nothing");
+	CHECK(ops[4].result == STORE_OK && ops[4].rec.id == 702 &&
+	    strcmp(ops[4].rec.name, "two") == 0,
+	    "apply: delete sees the batch's own put, returns the record");
+	CHECK(after.write_txns == before.write_txns + 1,
+	    "apply: one transaction for the batch");
+	CHECK(store_get_token(st, 700, &got) == STORE_OK &&
+	    strcmp(got.name, "one") == 0, "apply: the put is stored");
+	CHECK(store_get_token(st, 701, &got) == STORE_NOTFOUND,
+	    "apply: the failed put left nothing");
+	CHECK(store_get_token(st, 702, &got) == STORE_NOTFOUND,
+	    "apply: put then delete in one batch leaves nothing");
+	for (i = 0; i < 5; i++)
+		free(ops[i].cause);
+
+	/* Nothing to write: no transaction committed. */
+	memset(ops, 0, sizeof ops);
+	ops[0].type = STORE_OP_PURGE;
+	ops[0].now = 1;
+	store_apply(st, p, 1);
+	store_get_stats(st, &before);
+	CHECK(ops[0].result == STORE_OK && ops[0].count == 0 &&
+	    before.write_txns == after.write_txns,
+	    "apply: an empty purge commits nothing");
+}
+
 static void
 test_names_limits(struct store *st)
 {
@@ -513,6 +572,7 @@ main(void)
 	test_delete_list(st);
 	test_purge(st);
 	test_last_used(st);
+	test_apply(st);
 
 	store_get_stats(st, &ss);
 	CHECK(ss.map_size == 1 << 20, "map size");
