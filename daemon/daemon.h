@@ -31,6 +31,7 @@ struct counters {
 	uint64_t	issued;
 	uint64_t	revoked;
 	uint64_t	exchanged;
+	uint64_t	exchanged_cached;	/* of exchanged: refresh record from the cache */
 	uint64_t	verified_active;
 	uint64_t	verified_inactive;
 	uint64_t	verified_cached;	/* of verified_active: from the answer cache */

@@ -691,9 +691,11 @@ handle_exchange(struct conn *c, const uint8_t *body, size_t len)
 {
 	struct msg_exchange	m;
 	struct msg_exchanged	out;
-	struct token_claims	claims;
-	struct token_record	rec;
-	uint64_t		mask = 0, jti;
+	struct token_claims	 claims;
+	struct token_record	 found;
+	const struct token_record *rec;
+	uint8_t			 tag[VCACHE_TAG_BYTES];
+	uint64_t		 mask = 0, jti;
 	int64_t			now = now_sec(), lifetime, exp;
 	uint8_t			i, j;
 
@@ -709,14 +711,21 @@ handle_exchange(struct conn *c, const uint8_t *body, size_t len)
 		    "try again later");
 		goto done;
 	}
-	if (token_active(m.token, &claims, &rec, now) == -1 ||
-	    claims.kind != TOKEN_REFRESH) {
-		ratelimit_fail(RL_EXCHANGE, c->uid);
-		conn_error(c, PERR_INACTIVE, "the refresh token is not active");
-		log_info("exchange refused for caller uid %u pid %d",
-		    (unsigned)c->uid, (int)c->pid);
-		goto done;
-	}
+	vcache_tag(m.token, strlen(m.token), tag);
+	if ((rec = vcache_get_record(tag, now)) == NULL) {
+		if (token_active(m.token, &claims, &found, now) == -1 ||
+		    claims.kind != TOKEN_REFRESH) {
+			ratelimit_fail(RL_EXCHANGE, c->uid);
+			conn_error(c, PERR_INACTIVE, "the refresh token is not "
+			    "active");
+			log_info("exchange refused for caller uid %u pid %d",
+			    (unsigned)c->uid, (int)c->pid);
+			goto done;
+		}
+		vcache_put_record(tag, &found);
+		rec = &found;
+	} else
+		td->stats.exchanged_cached++;
 	lifetime = m.lifetime ? m.lifetime : td->conf.access_default;
 	if (lifetime > td->conf.access_max) {
 		conn_error(c, PERR_INVALID, "an access token lives at most %lld "
@@ -724,12 +733,12 @@ handle_exchange(struct conn *c, const uint8_t *body, size_t len)
 		goto done;
 	}
 	if (m.nscopes == 0)
-		mask = rec.nscopes ? ((uint64_t)1 << rec.nscopes) - 1 : 0;
+		mask = rec->nscopes ? ((uint64_t)1 << rec->nscopes) - 1 : 0;
 	for (i = 0; i < m.nscopes; i++) {
-		for (j = 0; j < rec.nscopes; j++)
-			if (strcmp(m.scopes[i], rec.scopes[j]) == 0)
+		for (j = 0; j < rec->nscopes; j++)
+			if (strcmp(m.scopes[i], rec->scopes[j]) == 0)
 				break;
-		if (j == rec.nscopes) {
+		if (j == rec->nscopes) {
 			conn_error(c, PERR_INVALID, "scope '%.64s' is not "
 			    "granted to this refresh token", m.scopes[i]);
 			goto done;
@@ -737,27 +746,27 @@ handle_exchange(struct conn *c, const uint8_t *body, size_t len)
 		mask |= (uint64_t)1 << j;
 	}
 	exp = now + lifetime;
-	if (exp > rec.expires)
-		exp = rec.expires;
-	if (token_mint_access(td->keys, rec.id, now, exp, mask, out.token,
+	if (exp > rec->expires)
+		exp = rec->expires;
+	if (token_mint_access(td->keys, rec->id, now, exp, mask, out.token,
 	    sizeof(out.token), &jti) == -1) {
 		conn_error(c, PERR_INTERNAL, "cannot make a token");
 		goto done;
 	}
-	record_to_proto(&rec, &out.rec);
+	record_to_proto(rec, &out.rec);
 	tokenfmt_id_str(jti, out.rec.id);
-	tokenfmt_id_str(rec.id, out.rec.parent);
+	tokenfmt_id_str(rec->id, out.rec.parent);
 	out.rec.kind = TOKEN_ACCESS;
 	out.rec.created = now;
 	out.rec.expires = exp;
 	out.rec.nscopes = 0;
-	for (j = 0; j < rec.nscopes; j++)
+	for (j = 0; j < rec->nscopes; j++)
 		if (mask & ((uint64_t)1 << j))
-			memcpy(out.rec.scopes[out.rec.nscopes++], rec.scopes[j],
-			    sizeof(rec.scopes[j]));
+			memcpy(out.rec.scopes[out.rec.nscopes++], rec->scopes[j],
+			    sizeof(rec->scopes[j]));
 	out.expires_in = (uint32_t)(exp - now);
 	enc_exchanged(&c->out, &out);	/* small and bounded: no scratch copy */
-	lastused_note(rec.id, now, rec.last_used);
+	lastused_note(rec->id, now, rec->last_used);
 	td->stats.exchanged++;
 	log_debug("exchanged token %s for access token %s, caller uid %u",
 	    out.rec.parent, out.rec.id, (unsigned)c->uid);
@@ -908,6 +917,7 @@ handle_status(struct conn *c, const uint8_t *body, size_t len)
 		status_add(m, "issued", s->issued);
 		status_add(m, "revoked", s->revoked);
 		status_add(m, "exchanged", s->exchanged);
+		status_add(m, "exchanged_cached", s->exchanged_cached);
 		status_add(m, "verified_active", s->verified_active);
 		status_add(m, "verified_inactive", s->verified_inactive);
 		status_add(m, "verified_cached", s->verified_cached);

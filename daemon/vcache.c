@@ -8,9 +8,11 @@
 
 #include <sodium.h>
 
+#include "store.h"
 #include "vcache.h"
 
 #define VCACHE_SLOTS	4096	/* a power of two */
+#define VCACHE_RECORDS	1024	/* a power of two */
 #define VCACHE_GENS	4096	/* a power of two */
 
 struct slot {
@@ -25,7 +27,16 @@ struct slot {
 	uint8_t		reply[VCACHE_REPLY_MAX];
 };
 
+/* A refresh record for EXCHANGE; rec.id 0: empty. */
+struct rslot {
+	uint8_t			tag[VCACHE_TAG_BYTES];
+	uint32_t		gen;
+	uint32_t		epoch;
+	struct token_record	rec;
+};
+
 static struct slot	*slots;
+static struct rslot	*rslots;
 static uint8_t		*key;		/* crypto_shorthash_siphashx24_KEYBYTES */
 /* A forgotten rid bumps its counter; ids are random, so low bits hash. */
 static uint32_t		 gens[VCACHE_GENS];
@@ -37,8 +48,9 @@ vcache_init(void)
 	if (sodium_init() < 0)
 		return -1;
 	slots = calloc(VCACHE_SLOTS, sizeof(*slots));
+	rslots = calloc(VCACHE_RECORDS, sizeof(*rslots));
 	key = sodium_malloc(crypto_shorthash_siphashx24_KEYBYTES);
-	if (slots == NULL || key == NULL) {
+	if (slots == NULL || rslots == NULL || key == NULL) {
 		vcache_free();
 		return -1;
 	}
@@ -52,6 +64,8 @@ vcache_free(void)
 {
 	free(slots);
 	slots = NULL;
+	free(rslots);
+	rslots = NULL;
 	if (key != NULL)
 		sodium_free(key);
 	key = NULL;
@@ -121,6 +135,48 @@ vcache_put(const uint8_t tag[VCACHE_TAG_BYTES], uint64_t rid, int64_t until,
 	s->len = (uint16_t)len;
 	s->last_used_off = (uint16_t)last_used_off;
 	memcpy(s->reply, reply, len);
+}
+
+static struct rslot *
+rslot_of(const uint8_t tag[VCACHE_TAG_BYTES])
+{
+	uint32_t	h;
+
+	memcpy(&h, tag, sizeof(h));
+	return &rslots[h & (VCACHE_RECORDS - 1)];
+}
+
+const struct token_record *
+vcache_get_record(const uint8_t tag[VCACHE_TAG_BYTES], int64_t now)
+{
+	struct rslot	*s;
+
+	if (rslots == NULL || key == NULL)
+		return NULL;
+	s = rslot_of(tag);
+	if (s->rec.id == 0 || crypto_verify_16(s->tag, tag) != 0)
+		return NULL;
+	if (now >= s->rec.expires || s->epoch != epoch ||
+	    s->gen != gens[s->rec.id & (VCACHE_GENS - 1)]) {
+		s->rec.id = 0;
+		return NULL;
+	}
+	return &s->rec;
+}
+
+void
+vcache_put_record(const uint8_t tag[VCACHE_TAG_BYTES],
+    const struct token_record *rec)
+{
+	struct rslot	*s;
+
+	if (rslots == NULL || key == NULL || rec->id == 0)
+		return;
+	s = rslot_of(tag);
+	memcpy(s->tag, tag, VCACHE_TAG_BYTES);
+	s->gen = gens[rec->id & (VCACHE_GENS - 1)];
+	s->epoch = epoch;
+	s->rec = *rec;
 }
 
 void

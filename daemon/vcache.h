@@ -15,6 +15,11 @@
  *   - nothing was forgotten wholesale (REVOKE_ALL, a saved batch of
  *     last-used times: vcache_forget_all()).
  * So a revoke is seen by the very next VERIFY, as without the cache.
+ *
+ * EXCHANGE has a table of its own, on the same terms: the refresh record
+ * behind a refresh token that was checked in full (checksum, keyed hash,
+ * record), so a service exchanging the same refresh token again skips
+ * the parse, the BLAKE2b and the LMDB read; minting is left.
  */
 #ifndef TOKEND_VCACHE_H
 #define TOKEND_VCACHE_H
@@ -24,6 +29,8 @@
 
 #define VCACHE_TAG_BYTES	16
 #define VCACHE_REPLY_MAX	400	/* longer answers are not cached */
+
+struct token_record;
 
 struct vcache_hit {
 	uint64_t	 rid;
@@ -49,6 +56,12 @@ int	 vcache_get(const uint8_t tag[VCACHE_TAG_BYTES], int64_t now,
 void	 vcache_put(const uint8_t tag[VCACHE_TAG_BYTES], uint64_t rid,
 	     int64_t until, int64_t stored_last_used, const uint8_t *reply,
 	     size_t len, size_t last_used_off);
+/* The refresh record cached for tag, valid now; NULL when none. */
+const struct token_record *vcache_get_record(
+	     const uint8_t tag[VCACHE_TAG_BYTES], int64_t now);
+/* Keep rec (a refresh record that passed every check) until rec->expires. */
+void	 vcache_put_record(const uint8_t tag[VCACHE_TAG_BYTES],
+	     const struct token_record *rec);
 void	 vcache_forget(uint64_t rid);
 void	 vcache_forget_all(void);
 

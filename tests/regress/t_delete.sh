@@ -72,6 +72,8 @@ issue_ok d || finish
 TKR_D=$TOKEN
 tctl_in "$TKR_D" exchange
 TKA_D=$OUT
+tctl_in "$TKR_D" exchange
+expect_rc "a second exchange of d (its record from the cache)" 0
 # Verified twice, so that the second answer comes from the answer cache.
 tctl_in "$TKA_D" verify
 tctl_in "$TKA_D" verify
@@ -80,6 +82,8 @@ if is_root; then
 	tctl --json status
 	expect_json "status counts cached answers (verified_cached > 0)" \
 	    'j["verified_cached"] > 0 and j["verified_cached"] <= j["verified_active"]' "$OUT"
+	expect_json "status counts exchanges from the cache (exchanged_cached > 0)" \
+	    'j["exchanged_cached"] > 0 and j["exchanged_cached"] <= j["exchanged"]' "$OUT"
 fi
 tctl_in "no" delete --all
 expect_rc "delete --all answered 'no' exits 1" 1
@@ -91,6 +95,8 @@ tctl_in "$TKR_C" verify
 expect_rc "refresh token c inactive after delete --all" 1
 tctl_in "$TKA_D" verify
 expect_rc "access token of d inactive after delete --all" 1
+tctl_in "$TKR_D" exchange
+expect_rc "exchange of d refused after delete --all" 1
 tctl delete --all --yes
 expect_true "delete --all --yes with no tokens is not an error of the program (0 or 1)" \
     eval '[ "$RC" = 0 ] || [ "$RC" = 1 ]'
