@@ -144,7 +144,7 @@ wbuf_reset(struct wbuf *w)
 
 /* Grow by doubling; the old block is wiped since frames carry secrets. */
 static int
-wbuf_reserve(struct wbuf *w, size_t n)
+wbuf_grow(struct wbuf *w, size_t n)
 {
 	size_t	 cap;
 	uint8_t	*p;
@@ -174,46 +174,72 @@ wbuf_reserve(struct wbuf *w, size_t n)
 	return 0;
 }
 
-void
-wbuf_put(struct wbuf *w, const void *p, size_t n)
+/*
+ * The encoders below use these inline forms: a reply is dozens of small
+ * appends, and the daemon encodes one per request.
+ */
+static inline int
+reserve(struct wbuf *w, size_t n)
 {
-	if (n == 0 || wbuf_reserve(w, n) == -1)
+	if (!w->failed && n <= w->cap - w->len)
+		return 0;
+	return wbuf_grow(w, n);
+}
+
+static inline void
+put_bytes(struct wbuf *w, const void *p, size_t n)
+{
+	if (n == 0 || reserve(w, n) == -1)
 		return;
 	memcpy(w->data + w->len, p, n);
 	w->len += n;
 }
 
-void
-wbuf_u8(struct wbuf *w, uint8_t v)
+static inline void
+put_u8(struct wbuf *w, uint8_t v)
 {
-	wbuf_put(w, &v, 1);
+	if (reserve(w, 1) == -1)
+		return;
+	w->data[w->len++] = v;
 }
 
-void
-wbuf_u16(struct wbuf *w, uint16_t v)
+static inline void
+put_u16(struct wbuf *w, uint16_t v)
 {
-	uint8_t	b[2] = { v >> 8, v & 0xff };
+	uint8_t	*b;
 
-	wbuf_put(w, b, sizeof(b));
+	if (reserve(w, 2) == -1)
+		return;
+	b = w->data + w->len;
+	b[0] = v >> 8;
+	b[1] = v & 0xff;
+	w->len += 2;
 }
 
-void
-wbuf_u32(struct wbuf *w, uint32_t v)
+static inline void
+put_u32(struct wbuf *w, uint32_t v)
 {
-	uint8_t	b[4] = { v >> 24, v >> 16, v >> 8, v };
+	uint8_t	*b;
 
-	wbuf_put(w, b, sizeof(b));
+	if (reserve(w, 4) == -1)
+		return;
+	b = w->data + w->len;
+	b[0] = v >> 24;
+	b[1] = (v >> 16) & 0xff;
+	b[2] = (v >> 8) & 0xff;
+	b[3] = v & 0xff;
+	w->len += 4;
 }
 
-void
-wbuf_u64(struct wbuf *w, uint64_t v)
+static inline void
+put_u64(struct wbuf *w, uint64_t v)
 {
-	wbuf_u32(w, v >> 32);
-	wbuf_u32(w, v & 0xffffffff);
+	put_u32(w, v >> 32);
+	put_u32(w, v & 0xffffffff);
 }
 
-void
-wbuf_str(struct wbuf *w, const char *s)
+static inline void
+put_str(struct wbuf *w, const char *s)
 {
 	size_t	n = strlen(s);
 
@@ -221,8 +247,44 @@ wbuf_str(struct wbuf *w, const char *s)
 		w->failed = 1;
 		return;
 	}
-	wbuf_u16(w, n);
-	wbuf_put(w, s, n);
+	put_u16(w, n);
+	put_bytes(w, s, n);
+}
+
+void
+wbuf_put(struct wbuf *w, const void *p, size_t n)
+{
+	put_bytes(w, p, n);
+}
+
+void
+wbuf_u8(struct wbuf *w, uint8_t v)
+{
+	put_u8(w, v);
+}
+
+void
+wbuf_u16(struct wbuf *w, uint16_t v)
+{
+	put_u16(w, v);
+}
+
+void
+wbuf_u32(struct wbuf *w, uint32_t v)
+{
+	put_u32(w, v);
+}
+
+void
+wbuf_u64(struct wbuf *w, uint64_t v)
+{
+	put_u64(w, v);
+}
+
+void
+wbuf_str(struct wbuf *w, const char *s)
+{
+	put_str(w, s);
 }
 
 size_t
@@ -232,7 +294,7 @@ frame_begin(struct wbuf *w, uint8_t type)
 	size_t	off = w->len;
 
 	frame_hdr_encode(hdr, type, 0);
-	wbuf_put(w, hdr, sizeof(hdr));
+	put_bytes(w, hdr, sizeof(hdr));
 	return off;
 }
 
@@ -348,9 +410,9 @@ put_scopes(struct wbuf *w, uint8_t n, const char scopes[][TOKEND_SCOPE_MAX + 1])
 		w->failed = 1;
 		return;
 	}
-	wbuf_u8(w, n);
+	put_u8(w, n);
 	for (i = 0; i < n; i++)
-		wbuf_str(w, scopes[i]);
+		put_str(w, scopes[i]);
 }
 
 static void
@@ -374,16 +436,16 @@ put_record(struct wbuf *w, const struct proto_record *rec)
 {
 	size_t	last_used_off;
 
-	wbuf_str(w, rec->id);
-	wbuf_str(w, rec->parent);
-	wbuf_str(w, rec->user);
-	wbuf_u32(w, rec->uid);
-	wbuf_str(w, rec->name);
-	wbuf_u8(w, rec->kind);
-	wbuf_u64(w, (uint64_t)rec->created);
-	wbuf_u64(w, (uint64_t)rec->expires);
+	put_str(w, rec->id);
+	put_str(w, rec->parent);
+	put_str(w, rec->user);
+	put_u32(w, rec->uid);
+	put_str(w, rec->name);
+	put_u8(w, rec->kind);
+	put_u64(w, (uint64_t)rec->created);
+	put_u64(w, (uint64_t)rec->expires);
 	last_used_off = w->len;
-	wbuf_u64(w, (uint64_t)rec->last_used);
+	put_u64(w, (uint64_t)rec->last_used);
 	put_scopes(w, rec->nscopes, rec->scopes);
 	return last_used_off;
 }
@@ -408,9 +470,9 @@ enc_issue(struct wbuf *w, const struct msg_issue *m)
 {
 	size_t	off = frame_begin(w, MSG_ISSUE);
 
-	wbuf_str(w, m->user);
-	wbuf_str(w, m->name);
-	wbuf_u64(w, (uint64_t)m->expires);
+	put_str(w, m->user);
+	put_str(w, m->name);
+	put_u64(w, (uint64_t)m->expires);
 	put_scopes(w, m->nscopes, m->scopes);
 	frame_end(w, off);
 }
@@ -436,9 +498,9 @@ enc_conv_reply(struct wbuf *w, const struct msg_conv_reply *m)
 
 	if (m->n > TOKEND_CONV_MAX)
 		w->failed = 1;
-	wbuf_u8(w, m->n);
+	put_u8(w, m->n);
 	for (i = 0; i < m->n && i < TOKEND_CONV_MAX; i++)
-		wbuf_str(w, m->answers[i]);
+		put_str(w, m->answers[i]);
 	frame_end(w, off);
 }
 
@@ -462,8 +524,8 @@ enc_list(struct wbuf *w, const struct msg_list *m)
 {
 	size_t	off = frame_begin(w, MSG_LIST);
 
-	wbuf_u8(w, m->flags);
-	wbuf_str(w, m->user);
+	put_u8(w, m->flags);
+	put_str(w, m->user);
 	frame_end(w, off);
 }
 
@@ -485,7 +547,7 @@ enc_revoke(struct wbuf *w, const struct msg_revoke *m)
 {
 	size_t	off = frame_begin(w, MSG_REVOKE);
 
-	wbuf_str(w, m->id);
+	put_str(w, m->id);
 	frame_end(w, off);
 }
 
@@ -504,7 +566,7 @@ enc_revoke_all(struct wbuf *w, const struct msg_revoke_all *m)
 {
 	size_t	off = frame_begin(w, MSG_REVOKE_ALL);
 
-	wbuf_str(w, m->user);
+	put_str(w, m->user);
 	frame_end(w, off);
 }
 
@@ -523,8 +585,8 @@ enc_exchange(struct wbuf *w, const struct msg_exchange *m)
 {
 	size_t	off = frame_begin(w, MSG_EXCHANGE);
 
-	wbuf_str(w, m->token);
-	wbuf_u32(w, m->lifetime);
+	put_str(w, m->token);
+	put_u32(w, m->lifetime);
 	put_scopes(w, m->nscopes, m->scopes);
 	frame_end(w, off);
 }
@@ -546,7 +608,7 @@ enc_verify(struct wbuf *w, const struct msg_verify *m)
 {
 	size_t	off = frame_begin(w, MSG_VERIFY);
 
-	wbuf_str(w, m->token);
+	put_str(w, m->token);
 	frame_end(w, off);
 }
 
@@ -582,8 +644,8 @@ enc_error(struct wbuf *w, uint16_t code, const char *message)
 	/* Truncate rather than fail: an error must always be sendable. */
 	strncpy(buf, message, sizeof(buf) - 1);
 	buf[sizeof(buf) - 1] = '\0';
-	wbuf_u16(w, code);
-	wbuf_str(w, buf);
+	put_u16(w, code);
+	put_str(w, buf);
 	frame_end(w, off);
 }
 
@@ -606,10 +668,10 @@ enc_conv(struct wbuf *w, const struct msg_conv *m)
 
 	if (m->n > TOKEND_CONV_MAX)
 		w->failed = 1;
-	wbuf_u8(w, m->n);
+	put_u8(w, m->n);
 	for (i = 0; i < m->n && i < TOKEND_CONV_MAX; i++) {
-		wbuf_u8(w, m->style[i]);
-		wbuf_str(w, m->text[i]);
+		put_u8(w, m->style[i]);
+		put_str(w, m->text[i]);
 	}
 	frame_end(w, off);
 }
@@ -638,7 +700,7 @@ enc_issued(struct wbuf *w, const struct msg_issued *m)
 {
 	size_t	off = frame_begin(w, MSG_ISSUED);
 
-	wbuf_str(w, m->token);
+	put_str(w, m->token);
 	put_record(w, &m->rec);
 	frame_end(w, off);
 }
@@ -663,8 +725,8 @@ enc_list_result(struct wbuf *w, const struct proto_record *recs, size_t n,
 
 	if (n > TOKEND_LIST_CHUNK)
 		w->failed = 1;
-	wbuf_u8(w, more ? 1 : 0);
-	wbuf_u16(w, n);
+	put_u8(w, more ? 1 : 0);
+	put_u16(w, n);
 	for (i = 0; i < n && i < TOKEND_LIST_CHUNK; i++)
 		put_record(w, &recs[i]);
 	frame_end(w, off);
@@ -701,7 +763,7 @@ enc_revoked(struct wbuf *w, uint32_t count)
 {
 	size_t	off = frame_begin(w, MSG_REVOKED);
 
-	wbuf_u32(w, count);
+	put_u32(w, count);
 	frame_end(w, off);
 }
 
@@ -720,8 +782,8 @@ enc_exchanged(struct wbuf *w, const struct msg_exchanged *m)
 {
 	size_t	off = frame_begin(w, MSG_EXCHANGED);
 
-	wbuf_str(w, m->token);
-	wbuf_u32(w, m->expires_in);
+	put_str(w, m->token);
+	put_u32(w, m->expires_in);
 	put_record(w, &m->rec);
 	frame_end(w, off);
 }
@@ -744,7 +806,7 @@ enc_verify_result(struct wbuf *w, const struct msg_verify_result *m)
 	size_t	off = frame_begin(w, MSG_VERIFY_RESULT);
 	size_t	last_used_off = 0;
 
-	wbuf_u8(w, m->active ? 1 : 0);
+	put_u8(w, m->active ? 1 : 0);
 	if (m->active)
 		last_used_off = put_record(w, &m->rec);
 	frame_end(w, off);
@@ -773,12 +835,12 @@ enc_status_result(struct wbuf *w, const struct msg_status_result *m)
 
 	if (m->n > TOKEND_STATUS_MAX)
 		w->failed = 1;
-	wbuf_str(w, m->version);
-	wbuf_u8(w, m->healthy);
-	wbuf_u8(w, m->n);
+	put_str(w, m->version);
+	put_u8(w, m->healthy);
+	put_u8(w, m->n);
 	for (i = 0; i < m->n && i < TOKEND_STATUS_MAX; i++) {
-		wbuf_str(w, m->counters[i].key);
-		wbuf_u64(w, m->counters[i].value);
+		put_str(w, m->counters[i].key);
+		put_u64(w, m->counters[i].value);
 	}
 	frame_end(w, off);
 }
