@@ -103,6 +103,7 @@ static const struct config_entry config_table[] = {
 	{ "map_size", CONFIG_SIZE64, CONFIG_FIELD(map_size), MIB, SIZE_MAX },
 	{ "purge_interval", CONFIG_SECS, CONFIG_FIELD(purge_interval),
 	  10, DAY },
+	{ "answer_cache", CONFIG_BOOL, CONFIG_FIELD(answer_cache), 0, 1 },
 	{ "last_used_flush", CONFIG_SECS, CONFIG_FIELD(last_used_flush),
 	  1, MINUTE },
 };
@@ -157,6 +158,7 @@ config_defaults(struct config *conf)
 	conf->map_size = TOKEND_DEF_MAP_SIZE;
 	conf->purge_interval = TOKEND_DEF_PURGE_INTERVAL;
 	conf->last_used_flush = TOKEND_DEF_LAST_USED_FLUSH;
+	conf->answer_cache = TOKEND_DEF_ANSWER_CACHE;
 }
 
 /* Decimal digits only: no sign, no space, no overflow. */

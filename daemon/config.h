@@ -42,6 +42,7 @@
 #define TOKEND_DEF_MAP_SIZE                   (1ULL << 30)
 #define TOKEND_DEF_PURGE_INTERVAL             3600
 #define TOKEND_DEF_LAST_USED_FLUSH            60
+#define TOKEND_DEF_ANSWER_CACHE               1
 
 struct config {
 	/* paths (flags override; a reload does not move them) */
@@ -86,6 +87,7 @@ struct config {
 	uint64_t	map_size;		/* bytes, 1 GiB */
 	unsigned	purge_interval;		/* seconds, 3600 */
 	unsigned	last_used_flush;	/* seconds, 60 (at most 60) */
+	int		answer_cache;		/* cache VERIFY answers and refresh records, yes */
 };
 
 void	 config_defaults(struct config *conf);

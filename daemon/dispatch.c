@@ -712,7 +712,8 @@ handle_exchange(struct conn *c, const uint8_t *body, size_t len)
 		goto done;
 	}
 	vcache_tag(m.token, strlen(m.token), tag);
-	if ((rec = vcache_get_record(tag, now)) == NULL) {
+	rec = td->conf.answer_cache ? vcache_get_record(tag, now) : NULL;
+	if (rec == NULL) {
 		if (token_active(m.token, &claims, &found, now) == -1 ||
 		    claims.kind != TOKEN_REFRESH) {
 			ratelimit_fail(RL_EXCHANGE, c->uid);
@@ -722,7 +723,8 @@ handle_exchange(struct conn *c, const uint8_t *body, size_t len)
 			    (unsigned)c->uid, (int)c->pid);
 			goto done;
 		}
-		vcache_put_record(tag, &found);
+		if (td->conf.answer_cache)
+			vcache_put_record(tag, &found);
 		rec = &found;
 	} else
 		td->stats.exchanged_cached++;
@@ -821,7 +823,7 @@ handle_verify(struct conn *c, const uint8_t *body, size_t len)
 		goto done;
 	}
 	vcache_tag(m.token, strlen(m.token), tag);
-	if (vcache_get(tag, now, &hit) == 0) {
+	if (td->conf.answer_cache && vcache_get(tag, now, &hit) == 0) {
 		verify_cached(c, &hit, now);
 		goto done;
 	}
@@ -851,7 +853,7 @@ handle_verify(struct conn *c, const uint8_t *body, size_t len)
 	}
 	off = c->out.len;
 	last_used_off = enc_verify_result(&c->out, &out);	/* small and bounded */
-	if (out.active && !c->out.failed)
+	if (out.active && !c->out.failed && td->conf.answer_cache)
 		vcache_put(tag, rec.id, until, rec.last_used, c->out.data + off,
 		    c->out.len - off, last_used_off - off);
 done:

@@ -240,6 +240,7 @@ reload(void)
 	memcpy(conf.key_file, td->conf.key_file, sizeof(conf.key_file));
 	conf.map_size = td->conf.map_size;
 	td->conf = conf;
+	vcache_forget_all();	/* answers may depend on what changed */
 	resolve_groups();
 	arm_timers();
 	log_info("configuration reloaded from %s", td->conf_path);

@@ -112,5 +112,24 @@ start_daemon || finish
 tctl_in "$TKR_E" verify
 expect_rc "a deleted token stays deleted after kill -9 and restart" 1
 
+# --- answer_cache = no: every VERIFY reads the database, answers the same
+stop_daemon
+write_config answer_cache=no
+start_daemon || finish
+issue_ok f || finish
+TKR_F=$TOKEN
+ID_F=$(token_id "$TKR_F")
+tctl_in "$TKR_F" verify
+tctl_in "$TKR_F" verify
+expect_rc "without the cache a token verifies" 0
+tctl delete "$ID_F" --yes
+tctl_in "$TKR_F" verify
+expect_rc "without the cache a deleted token is inactive" 1
+if is_root; then
+	tctl --json status
+	expect_json "answer_cache = no: nothing answered from the cache" \
+	    'j["verified_cached"] == 0 and j["exchanged_cached"] == 0 and j["verified_active"] >= 2' "$OUT"
+fi
+
 stop_daemon
 finish

@@ -90,6 +90,7 @@ test_defaults(void)
 	CHECK(conf.map_size == 1024ULL * 1024 * 1024, "default map_size");
 	CHECK(conf.purge_interval == 3600, "default purge_interval");
 	CHECK(conf.last_used_flush == 60, "default last_used_flush");
+	CHECK(conf.answer_cache == 1, "default answer_cache");
 }
 
 static void
@@ -233,6 +234,11 @@ test_set(void)
 	REFUSE("purge_interval", "9", "purge_interval under 10s");
 	REFUSE("last_used_flush", "61", "last_used_flush over 60s");
 	REFUSE("last_used_flush", "0", "last_used_flush 0");
+	REFUSE("answer_cache", "sometimes", "bad answer_cache");
+	CHECK(config_set(&conf, "answer_cache", "no", &cause) == 0 &&
+	    conf.answer_cache == 0, "set answer_cache no");
+	CHECK(config_set(&conf, "answer_cache", "yes", &cause) == 0 &&
+	    conf.answer_cache == 1, "set answer_cache yes");
 	REFUSE("socket_path", "relative.sock", "relative socket_path");
 	REFUSE("socket_path", "", "empty socket_path");
 	REFUSE("db_dir", "var/lib", "relative db_dir");
