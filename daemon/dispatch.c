@@ -724,7 +724,7 @@ handle_exchange(struct conn *c, const uint8_t *body, size_t len)
 			goto done;
 		}
 		if (td->conf.answer_cache)
-			vcache_put_record(tag, &found);
+			vcache_put_record(tag, now, &found);
 		rec = &found;
 	} else
 		td->stats.exchanged_cached++;
@@ -854,7 +854,7 @@ handle_verify(struct conn *c, const uint8_t *body, size_t len)
 	off = c->out.len;
 	last_used_off = enc_verify_result(&c->out, &out);	/* small and bounded */
 	if (out.active && !c->out.failed && td->conf.answer_cache)
-		vcache_put(tag, rec.id, until, rec.last_used, c->out.data + off,
+		vcache_put(tag, now, rec.id, until, rec.last_used, c->out.data + off,
 		    c->out.len - off, last_used_off - off);
 done:
 	explicit_bzero(m.token, sizeof(m.token));

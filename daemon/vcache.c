@@ -1,7 +1,8 @@
 /*
- * The answer cache (vcache.h): direct-mapped, fixed size, no allocation
- * after start-up.  A slot holds one answer; a newer answer for the same
- * slot replaces it.
+ * The answer cache (vcache.h): fixed size, no allocation after start-up.
+ * A tag picks a set of VCACHE_WAYS slots, so a few tokens that land in
+ * the same set do not push each other out on every request; a full set
+ * gives up its slots in turn.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -11,8 +12,9 @@
 #include "store.h"
 #include "vcache.h"
 
-#define VCACHE_SLOTS	4096	/* a power of two */
-#define VCACHE_RECORDS	1024	/* a power of two */
+#define VCACHE_WAYS	4
+#define VCACHE_SETS	1024	/* answers: 4096; a power of two */
+#define VCACHE_RSETS	256	/* refresh records: 1024; a power of two */
 #define VCACHE_GENS	4096	/* a power of two */
 
 struct slot {
@@ -37,6 +39,8 @@ struct rslot {
 
 static struct slot	*slots;
 static struct rslot	*rslots;
+static uint8_t		*victim;	/* per set: the way to give up next */
+static uint8_t		*rvictim;
 static uint8_t		*key;		/* crypto_shorthash_siphashx24_KEYBYTES */
 /* A forgotten rid bumps its counter; ids are random, so low bits hash. */
 static uint32_t		 gens[VCACHE_GENS];
@@ -47,10 +51,13 @@ vcache_init(void)
 {
 	if (sodium_init() < 0)
 		return -1;
-	slots = calloc(VCACHE_SLOTS, sizeof(*slots));
-	rslots = calloc(VCACHE_RECORDS, sizeof(*rslots));
+	slots = calloc(VCACHE_SETS * VCACHE_WAYS, sizeof(*slots));
+	rslots = calloc(VCACHE_RSETS * VCACHE_WAYS, sizeof(*rslots));
+	victim = calloc(VCACHE_SETS, 1);
+	rvictim = calloc(VCACHE_RSETS, 1);
 	key = sodium_malloc(crypto_shorthash_siphashx24_KEYBYTES);
-	if (slots == NULL || rslots == NULL || key == NULL) {
+	if (slots == NULL || rslots == NULL || victim == NULL ||
+	    rvictim == NULL || key == NULL) {
 		vcache_free();
 		return -1;
 	}
@@ -66,6 +73,10 @@ vcache_free(void)
 	slots = NULL;
 	free(rslots);
 	rslots = NULL;
+	free(victim);
+	victim = NULL;
+	free(rvictim);
+	rvictim = NULL;
 	if (key != NULL)
 		sodium_free(key);
 	key = NULL;
@@ -82,13 +93,34 @@ vcache_tag(const char *token, size_t len, uint8_t tag[VCACHE_TAG_BYTES])
 	    key);
 }
 
-static struct slot *
-slot_of(const uint8_t tag[VCACHE_TAG_BYTES])
+static uint32_t
+set_of(const uint8_t tag[VCACHE_TAG_BYTES], uint32_t nsets)
 {
 	uint32_t	h;
 
 	memcpy(&h, tag, sizeof(h));
-	return &slots[h & (VCACHE_SLOTS - 1)];
+	return h & (nsets - 1);
+}
+
+static int
+still_valid(uint64_t rid, int64_t until, uint32_t gen, uint32_t ep,
+    int64_t now)
+{
+	return rid != 0 && now < until && ep == epoch &&
+	    gen == gens[rid & (VCACHE_GENS - 1)];
+}
+
+/* The slot of tag in its set, or NULL. */
+static struct slot *
+slot_find(const uint8_t tag[VCACHE_TAG_BYTES])
+{
+	struct slot	*s = &slots[set_of(tag, VCACHE_SETS) * VCACHE_WAYS];
+	int		 i;
+
+	for (i = 0; i < VCACHE_WAYS; i++)
+		if (s[i].rid != 0 && crypto_verify_16(s[i].tag, tag) == 0)
+			return &s[i];
+	return NULL;
 }
 
 int
@@ -97,13 +129,9 @@ vcache_get(const uint8_t tag[VCACHE_TAG_BYTES], int64_t now,
 {
 	struct slot	*s;
 
-	if (slots == NULL || key == NULL)
+	if (slots == NULL || key == NULL || (s = slot_find(tag)) == NULL)
 		return -1;
-	s = slot_of(tag);
-	if (s->rid == 0 || crypto_verify_16(s->tag, tag) != 0)
-		return -1;
-	if (now >= s->until || s->epoch != epoch ||
-	    s->gen != gens[s->rid & (VCACHE_GENS - 1)]) {
+	if (!still_valid(s->rid, s->until, s->gen, s->epoch, now)) {
 		s->rid = 0;	/* stale: free the slot */
 		return -1;
 	}
@@ -116,16 +144,29 @@ vcache_get(const uint8_t tag[VCACHE_TAG_BYTES], int64_t now,
 }
 
 void
-vcache_put(const uint8_t tag[VCACHE_TAG_BYTES], uint64_t rid, int64_t until,
-    int64_t stored_last_used, const uint8_t *reply, size_t len,
+vcache_put(const uint8_t tag[VCACHE_TAG_BYTES], int64_t now, uint64_t rid,
+    int64_t until, int64_t stored_last_used, const uint8_t *reply, size_t len,
     size_t last_used_off)
 {
-	struct slot	*s;
+	struct slot	*s, *set;
+	uint32_t	 n;
+	int		 i;
 
 	if (slots == NULL || key == NULL || rid == 0 ||
 	    len > VCACHE_REPLY_MAX || last_used_off + 8 > len)
 		return;
-	s = slot_of(tag);
+	if ((s = slot_find(tag)) == NULL) {
+		n = set_of(tag, VCACHE_SETS);
+		set = &slots[n * VCACHE_WAYS];
+		for (i = 0; i < VCACHE_WAYS && s == NULL; i++)
+			if (!still_valid(set[i].rid, set[i].until, set[i].gen,
+			    set[i].epoch, now))
+				s = &set[i];
+		if (s == NULL) {
+			s = &set[victim[n]];
+			victim[n] = (victim[n] + 1) % VCACHE_WAYS;
+		}
+	}
 	memcpy(s->tag, tag, VCACHE_TAG_BYTES);
 	s->rid = rid;
 	s->until = until;
@@ -138,12 +179,15 @@ vcache_put(const uint8_t tag[VCACHE_TAG_BYTES], uint64_t rid, int64_t until,
 }
 
 static struct rslot *
-rslot_of(const uint8_t tag[VCACHE_TAG_BYTES])
+rslot_find(const uint8_t tag[VCACHE_TAG_BYTES])
 {
-	uint32_t	h;
+	struct rslot	*s = &rslots[set_of(tag, VCACHE_RSETS) * VCACHE_WAYS];
+	int		 i;
 
-	memcpy(&h, tag, sizeof(h));
-	return &rslots[h & (VCACHE_RECORDS - 1)];
+	for (i = 0; i < VCACHE_WAYS; i++)
+		if (s[i].rec.id != 0 && crypto_verify_16(s[i].tag, tag) == 0)
+			return &s[i];
+	return NULL;
 }
 
 const struct token_record *
@@ -151,13 +195,9 @@ vcache_get_record(const uint8_t tag[VCACHE_TAG_BYTES], int64_t now)
 {
 	struct rslot	*s;
 
-	if (rslots == NULL || key == NULL)
+	if (rslots == NULL || key == NULL || (s = rslot_find(tag)) == NULL)
 		return NULL;
-	s = rslot_of(tag);
-	if (s->rec.id == 0 || crypto_verify_16(s->tag, tag) != 0)
-		return NULL;
-	if (now >= s->rec.expires || s->epoch != epoch ||
-	    s->gen != gens[s->rec.id & (VCACHE_GENS - 1)]) {
+	if (!still_valid(s->rec.id, s->rec.expires, s->gen, s->epoch, now)) {
 		s->rec.id = 0;
 		return NULL;
 	}
@@ -165,14 +205,27 @@ vcache_get_record(const uint8_t tag[VCACHE_TAG_BYTES], int64_t now)
 }
 
 void
-vcache_put_record(const uint8_t tag[VCACHE_TAG_BYTES],
+vcache_put_record(const uint8_t tag[VCACHE_TAG_BYTES], int64_t now,
     const struct token_record *rec)
 {
-	struct rslot	*s;
+	struct rslot	*s, *set;
+	uint32_t	 n;
+	int		 i;
 
 	if (rslots == NULL || key == NULL || rec->id == 0)
 		return;
-	s = rslot_of(tag);
+	if ((s = rslot_find(tag)) == NULL) {
+		n = set_of(tag, VCACHE_RSETS);
+		set = &rslots[n * VCACHE_WAYS];
+		for (i = 0; i < VCACHE_WAYS && s == NULL; i++)
+			if (!still_valid(set[i].rec.id, set[i].rec.expires,
+			    set[i].gen, set[i].epoch, now))
+				s = &set[i];
+		if (s == NULL) {
+			s = &set[rvictim[n]];
+			rvictim[n] = (rvictim[n] + 1) % VCACHE_WAYS;
+		}
+	}
 	memcpy(s->tag, tag, VCACHE_TAG_BYTES);
 	s->gen = gens[rec->id & (VCACHE_GENS - 1)];
 	s->epoch = epoch;

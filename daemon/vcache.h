@@ -53,14 +53,14 @@ int	 vcache_get(const uint8_t tag[VCACHE_TAG_BYTES], int64_t now,
  * the whole VERIFY_RESULT frame; last_used_off the offset of its
  * last_used field.
  */
-void	 vcache_put(const uint8_t tag[VCACHE_TAG_BYTES], uint64_t rid,
-	     int64_t until, int64_t stored_last_used, const uint8_t *reply,
-	     size_t len, size_t last_used_off);
+void	 vcache_put(const uint8_t tag[VCACHE_TAG_BYTES], int64_t now,
+	     uint64_t rid, int64_t until, int64_t stored_last_used,
+	     const uint8_t *reply, size_t len, size_t last_used_off);
 /* The refresh record cached for tag, valid now; NULL when none. */
 const struct token_record *vcache_get_record(
 	     const uint8_t tag[VCACHE_TAG_BYTES], int64_t now);
 /* Keep rec (a refresh record that passed every check) until rec->expires. */
-void	 vcache_put_record(const uint8_t tag[VCACHE_TAG_BYTES],
+void	 vcache_put_record(const uint8_t tag[VCACHE_TAG_BYTES], int64_t now,
 	     const struct token_record *rec);
 void	 vcache_forget(uint64_t rid);
 void	 vcache_forget_all(void);
