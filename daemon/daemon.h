@@ -113,6 +113,9 @@ const char *dispatch_user_name(uid_t, char *, size_t);
 int	 dispatch_user_uid(const char *, uid_t *);
 
 /* pamhelper.c */
+int	 pamhelper_init(char **cause);
+/* tokend --pam-helper ...: the helper process (never returns). */
+int	 pamhelper_exec_main(int argc, char **argv) __attribute__((noreturn));
 /* Start or queue the ISSUE held in c->issue for user (uid). */
 void	 pamhelper_request(struct conn *);
 /* Pass a CONV_REPLY frame body from the client to its helper. */

@@ -1,6 +1,11 @@
 /*
  * PAM in a child process, one per ISSUE (OpenSSH's reason: PAM modules
- * block for seconds and are not assumed thread-safe).  The child runs
+ * block for seconds and are not assumed thread-safe).  The child is the
+ * tokend binary started afresh (posix_spawn, i.e. vfork + exec, of
+ * /proc/self/exe opened at start-up) with --pam-helper: a fork of the
+ * daemon would copy its page tables inside the event loop and make every
+ * page it writes afterwards a copy-on-write fault, felt by each VERIFY;
+ * and a fresh image holds none of the daemon's memory.  The child runs
  * pam_authenticate + pam_acct_mgmt for the user and sends each
  * conversation call to the daemon as a CONV frame over a SOCK_SEQPACKET
  * socketpair; the daemon relays it to the client and the client's
@@ -8,12 +13,14 @@
  * and a helper that hangs or dies is killed, reaped and reported.
  */
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,9 +32,11 @@
 #include "log.h"
 #include "ratelimit.h"
 #include "token.h"
+#include "util.h"
 
 #define MSG_HELPER_RESULT	0xf0	/* child -> daemon only, never on the client socket */
 #define HELPER_BUF		(TOKEND_HDR_LEN + TOKEND_FRAME_MAX)
+#define PAMHELPER_NICE		19	/* below the event loop (see child_main) */
 
 struct pamhelper {
 	pid_t		 pid;
@@ -41,6 +50,11 @@ struct pamhelper {
 };
 
 static void	pamhelper_read_cb(evutil_socket_t, short, void *);
+
+static int	self_exe = -1;		/* our own binary, for the helpers */
+static char	self_path[32];		/* "/proc/self/fd/N" */
+
+extern char	**environ;
 static void	pamhelper_timer_cb(evutil_socket_t, short, void *);
 
 /* ---- child side ---- */
@@ -149,7 +163,8 @@ child_result(int ok, const char *message)
 }
 
 static void __attribute__((noreturn))
-child_main(int fd, const char *user, const char *ruser)
+child_main(int fd, const char *service, const char *confdir,
+    const char *user, const char *ruser)
 {
 	struct pam_conv	 conv = { child_conv, NULL };
 	pam_handle_t	*pamh = NULL;
@@ -170,6 +185,12 @@ child_main(int fd, const char *user, const char *ruser)
 	sigprocmask(SIG_SETMASK, &set, NULL);
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	prctl(PR_SET_DUMPABLE, 0);
+	/*
+	 * Loading and running the PAM stack costs milliseconds of CPU; on
+	 * the event loop's CPU that would be felt by every VERIFY.  Nobody
+	 * notices a login taking a little longer.
+	 */
+	setpriority(PRIO_PROCESS, 0, PAMHELPER_NICE);
 	if ((devnull = open("/dev/null", O_RDWR)) != -1) {
 		dup2(devnull, STDIN_FILENO);
 		if (devnull != STDIN_FILENO)
@@ -182,15 +203,11 @@ child_main(int fd, const char *user, const char *ruser)
 	}
 	closefrom(4);
 	child_fd = fd;
-	/* The child never mints tokens: its copy of the keys goes at once. */
-	token_keys_free(td->keys);
-	td->keys = NULL;
 
-	if (td->conf.pam_confdir[0] != '\0')
-		rc = pam_start_confdir(td->conf.pam_service, user, &conv,
-		    td->conf.pam_confdir, &pamh);
+	if (confdir[0] != '\0')
+		rc = pam_start_confdir(service, user, &conv, confdir, &pamh);
 	else
-		rc = pam_start(td->conf.pam_service, user, &conv, &pamh);
+		rc = pam_start(service, user, &conv, &pamh);
 	if (rc != PAM_SUCCESS) {
 		child_result(0, "pam_start failed");
 		_exit(1);
@@ -215,7 +232,90 @@ child_main(int fd, const char *user, const char *ruser)
 	_exit(0);
 }
 
+/*
+ * tokend --pam-helper SERVICE CONFDIR USER RUSER, started by the daemon
+ * with its end of the socketpair as fd 3.  Nothing else is meant to run
+ * it: without that socket it stops at once.
+ */
+int
+pamhelper_exec_main(int argc, char **argv)
+{
+	int		type;
+	socklen_t	len = sizeof(type);
+
+	if (argc != 6 || getsockopt(3, SOL_SOCKET, SO_TYPE, &type, &len) == -1 ||
+	    type != SOCK_SEQPACKET) {
+		fprintf(stderr, "tokend: --pam-helper is for tokend's own use\n");
+		_exit(2);
+	}
+	child_main(3, argv[2], argv[3], argv[4], argv[5]);
+}
+
 /* ---- daemon side ---- */
+
+int
+pamhelper_init(char **cause)
+{
+	if ((self_exe = open("/proc/self/exe", O_RDONLY | O_CLOEXEC)) == -1) {
+		cause_set(cause, "cannot open /proc/self/exe (needed to start "
+		    "PAM helpers): %s", strerror(errno));
+		return -1;
+	}
+	snprintf(self_path, sizeof(self_path), "/proc/self/fd/%d", self_exe);
+	return 0;
+}
+
+/* Start our own binary as a PAM helper with fd as its fd 3. */
+static pid_t
+spawn_helper(int fd, char *user, char *ruser)
+{
+	posix_spawn_file_actions_t	 fa;
+	posix_spawnattr_t		 at;
+	sigset_t			 none, all;
+	pid_t				 pid = -1;
+	int				 tmp = -1;
+	char				 name[] = "tokend-pam-helper";
+	char				 flag[] = "--pam-helper";
+	char				*argv[] = {
+		name, flag, td->conf.pam_service, td->conf.pam_confdir, user,
+		ruser, NULL
+	};
+	int				 rc;
+
+	/* dup2(3, 3) would leave close-on-exec set: move it first. */
+	if (fd == 3 && (fd = tmp = fcntl(fd, F_DUPFD_CLOEXEC, 4)) == -1)
+		return -1;
+	if (posix_spawn_file_actions_init(&fa) != 0) {
+		if (tmp != -1)
+			close(tmp);
+		return -1;
+	}
+	if (posix_spawnattr_init(&at) != 0) {
+		posix_spawn_file_actions_destroy(&fa);
+		if (tmp != -1)
+			close(tmp);
+		return -1;
+	}
+	sigemptyset(&none);
+	sigfillset(&all);
+	if ((rc = posix_spawn_file_actions_adddup2(&fa, fd, 3)) == 0 &&
+	    (rc = posix_spawnattr_setsigmask(&at, &none)) == 0 &&
+	    (rc = posix_spawnattr_setsigdefault(&at, &all)) == 0 &&
+	    (rc = posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK |
+	    POSIX_SPAWN_SETSIGDEF)) == 0)
+		rc = posix_spawn(&pid, self_path, &fa, &at, argv, environ);
+	posix_spawnattr_destroy(&at);
+	posix_spawn_file_actions_destroy(&fa);
+	if (tmp != -1)
+		close(tmp);
+	if (rc != 0) {
+		errno = rc;
+		return -1;
+	}
+	/* At once, not only from child_main: loading the binary costs too. */
+	setpriority(PRIO_PROCESS, pid, PAMHELPER_NICE);
+	return pid;
+}
 
 static void
 pamhelper_free(struct pamhelper *h)
@@ -287,16 +387,12 @@ pamhelper_start(struct conn *c)
 		free(h);
 		goto fail;
 	}
-	switch ((h->pid = fork())) {
-	case -1:
-		log_warn("fork");
+	if ((h->pid = spawn_helper(sv[1], h->user, ruser)) == -1) {
+		log_warn("cannot start a PAM helper (%s)", self_path);
 		close(sv[0]);
 		close(sv[1]);
 		free(h);
 		goto fail;
-	case 0:
-		close(sv[0]);
-		child_main(sv[1], h->user, ruser);
 	}
 	close(sv[1]);
 	h->fd = sv[0];

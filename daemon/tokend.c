@@ -352,6 +352,10 @@ main(int argc, char **argv)
 	char		*cause = NULL;
 	int		 ch, foreground = 0, debug = 0, i;
 
+	/* A PAM helper started by the daemon (pamhelper.c). */
+	if (argc >= 2 && strcmp(argv[1], "--pam-helper") == 0)
+		pamhelper_exec_main(argc, argv);
+
 	while ((ch = getopt_long(argc, argv, "fc:dhV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'f':	foreground = 1; break;
@@ -407,6 +411,8 @@ main(int argc, char **argv)
 		if (ev_sig[i] == NULL || event_add(ev_sig[i], NULL) == -1)
 			fatalx("cannot watch signal %d", sigs[i]);
 	}
+	if (pamhelper_init(&cause) == -1)
+		fatalx("%s", cause);
 	if (writer_start(td->store, &cause) == -1)
 		fatalx("%s", cause ? cause : "cannot start the writer thread");
 	ev_writer = event_new(td->base, writer_fd(), EV_READ | EV_PERSIST,

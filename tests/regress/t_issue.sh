@@ -149,4 +149,11 @@ stop_daemon
 expect_eq "SIGTERM stops the daemon with status 0" 0 "$DAEMON_RC"
 expect_true "the key file was created with mode 0600" \
     eval '[ "$(stat -c %a "$T/hash.key")" = 600 ]'
+
+# --- the PAM helper mode is for the daemon alone: without its socket it stops
+"$TOKEND" --pam-helper tokend "" "$ME" "$ME" </dev/null >"$T/out" 2>"$T/err"
+RC=$?
+expect_rc "tokend --pam-helper run by hand exits 2" 2
+expect_match "it says it is for tokend's own use" "for tokend's own use" "$(cat "$T/err")"
+expect_lines "and prints nothing on stdout" 0 "$T/out"
 finish
