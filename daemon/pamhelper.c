@@ -243,6 +243,8 @@ pamhelper_exec_main(int argc, char **argv)
 	int		type;
 	socklen_t	len = sizeof(type);
 
+	/* Before anything else: no core, no ptrace by its own user. */
+	prctl(PR_SET_DUMPABLE, 0);
 	if (argc != 6 || getsockopt(3, SOL_SOCKET, SO_TYPE, &type, &len) == -1 ||
 	    type != SOCK_SEQPACKET) {
 		fprintf(stderr, "tokend: --pam-helper is for tokend's own use\n");

@@ -238,6 +238,13 @@ if is_root && [ -f "$TESTMOD" ]; then
 		sleep 0.1
 	done
 	if [ -n "$HELPER" ]; then
+		# The helper is an exec of tokend: it makes itself non-dumpable
+		# first thing, before PAM, while it holds nothing yet.  Give it
+		# that moment (the module sleeps 2 s), then it must be so.
+		for _ in $(seq 1 15); do
+			[ "$(stat -c %u "/proc/$HELPER/environ" 2>/dev/null)" = 0 ] && break
+			sleep 0.1
+		done
 		expect_eq "the PAM helper is not dumpable: its /proc/PID/environ belongs to root" 0 \
 		    "$(stat -c %u "/proc/$HELPER/environ")"
 		expect_true "nobody cannot read the PAM helper's /proc/PID/environ" \
