@@ -35,3 +35,9 @@ fill-clean:
 bench-large: daemon/tokend $(BENCH_BIN) $(FILL_BIN)
 	bash tests/bench/run-large.sh
 .PHONY: bench-large
+
+# VERIFY latency idle and with PAM conversations held open and an
+# ISSUE/REVOKE loop running (target: loaded p99 <= 2x idle p99).
+bench-load: daemon/tokend $(BENCH_BIN)
+	bash tests/bench/run-load.sh
+.PHONY: bench-load

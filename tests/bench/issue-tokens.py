@@ -21,55 +21,11 @@ import struct
 import sys
 import time
 
-MSG_ISSUE, MSG_CONV_REPLY, MSG_EXCHANGE = 0x01, 0x02, 0x06
-MSG_ERROR, MSG_CONV, MSG_ISSUED, MSG_EXCHANGED = 0x80, 0x81, 0x82, 0x85
-ECHO_OFF, ECHO_ON = 1, 2
-
-
-def frame(mtype, body):
-    return b"TK" + bytes([1, mtype]) + struct.pack(">I", len(body)) + body
-
-
-def pstr(s):
-    b = s.encode()
-    return struct.pack(">H", len(b)) + b
-
-
-class Conn:
-    def __init__(self, path):
-        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.s.settimeout(30)
-        self.s.connect(path)
-        self.buf = b""
-
-    def send(self, data):
-        self.s.sendall(data)
-
-    def frame(self):
-        while True:
-            if len(self.buf) >= 8:
-                if self.buf[:3] != b"TK\x01":
-                    sys.exit("issue-tokens: bad frame header from the daemon")
-                (length,) = struct.unpack(">I", self.buf[4:8])
-                if len(self.buf) >= 8 + length:
-                    mtype, body = self.buf[3], self.buf[8:8 + length]
-                    self.buf = self.buf[8 + length:]
-                    return mtype, body
-            data = self.s.recv(65536)
-            if not data:
-                sys.exit("issue-tokens: the daemon closed the connection")
-            self.buf += data
-
-
-def getstr(body, off):
-    (n,) = struct.unpack(">H", body[off:off + 2])
-    return body[off + 2:off + 2 + n].decode(), off + 2 + n
-
-
-def error_text(body):
-    (code,) = struct.unpack(">H", body[:2])
-    msg, _ = getstr(body, 2)
-    return "error %d: %s" % (code, msg)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tokproto import (ECHO_OFF, ECHO_ON, MSG_CONV, MSG_CONV_REPLY,  # noqa: E402
+                      MSG_ERROR, MSG_EXCHANGE, MSG_EXCHANGED, MSG_ISSUE,
+                      MSG_ISSUED, Conn, ProtocolError, error_text, frame,
+                      getstr, pstr)
 
 
 def totp(key_hex, t=None):
@@ -151,4 +107,7 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except ProtocolError as e:
+        sys.exit("issue-tokens: %s" % e)

@@ -21,76 +21,32 @@ set -u
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 TOKEND=${TOKEND:-$TOP/daemon/tokend}
 BENCH=${BENCH:-$TOP/tests/bench/tokend-bench}
-ISSUE=$TOP/tests/bench/issue-tokens.py
 SECS=${BENCH_SECONDS:-3}
 ROUNDS=${BENCH_ROUNDS:-3}
 CONFIGS=${BENCH_CONFIGS:-"16:1 16:16 64:1"}
 NTOKENS=${BENCH_TOKENS:-100}
 PIN=${BENCH_PIN:-1}
-if [ -x /usr/bin/python3 ]; then PYTHON=${PYTHON:-/usr/bin/python3}; else PYTHON=${PYTHON:-python3}; fi
 
-PASSWORD='bench password 1'
-OATH_KEY=3132333435363738393031323334353637383930
-ME=$(id -un)
-T=
-DAEMON_PID=
-REDIS_PID=
-FAILED=0
-
-die() {
-	echo "run-bench: $*" >&2
-	exit 1
-}
-
-cleanup() {
-	[ -n "$DAEMON_PID" ] && kill "$DAEMON_PID" 2>/dev/null && wait "$DAEMON_PID" 2>/dev/null
-	[ -n "$REDIS_PID" ] && kill "$REDIS_PID" 2>/dev/null && wait "$REDIS_PID" 2>/dev/null
-	if [ -n "$T" ] && [ "${BENCH_KEEP:-0}" != 1 ]; then
-		rm -rf "$T"
-	elif [ -n "$T" ]; then
-		echo "run-bench: kept $T"
-	fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
 # ---------------------------------------------------------------- prerequisites
 
-[ -x "$TOKEND" ] || die "$TOKEND not built (make)"
-[ -x "$BENCH" ] || die "$BENCH not built (make tests/bench/tokend-bench)"
+PROG=run-bench
+# shellcheck source=tests/bench/common.sh
+. "$TOP/tests/bench/common.sh"
 for p in redis-server redis-benchmark redis-cli; do
 	command -v $p >/dev/null || die "$p not found (apt-get install redis-server redis-tools)"
 done
-MA=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || gcc -dumpmachine)
-find_module() { # find_module SUBDIR NAME
-	local d
-	for d in "/lib/$MA/$1" "/usr/lib/$MA/$1" "/lib/$1" "/usr/lib/$1"; do
-		[ -f "$d/$2" ] && { echo "$d/$2"; return 0; }
-	done
-	return 1
-}
-PAM_MATRIX=$(find_module pam_wrapper pam_matrix.so) || die "pam_matrix.so not found (apt-get install libpam-wrapper)"
 PAM_OATH=$(find_module security pam_oath.so) || die "pam_oath.so not found (apt-get install libpam-oath)"
 
-CLIENT=()
-SERVER=()
-if [ "$PIN" = 1 ] && [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
-	SERVER=(taskset -c 0)
-	CLIENT=(taskset -c 1)
-fi
 
 # ---------------------------------------------------------------- set-up
 
-T=$(mktemp -d "${TMPDIR:-/tmp}/tokend-bench.XXXXXX") || exit 1
-mkdir -p "$T/db" "$T/pam"
+make_dir tokend-bench
 cat >"$T/pam/tokend" <<EOF
 auth     requisite  $PAM_MATRIX passdb=$T/pam/passdb
 auth     required   $PAM_OATH usersfile=$T/pam/users.oath window=3 digits=6
 account  required   $PAM_MATRIX passdb=$T/pam/passdb
 EOF
-: >"$T/pam/other"
-echo "$ME:$PASSWORD:tokend" >"$T/pam/passdb"
-chmod 600 "$T/pam/passdb"
 {
 	echo "fail_delay_ms = 100"
 	echo "max_connections = 4096"
@@ -100,24 +56,14 @@ chmod 600 "$T/pam/passdb"
 	echo "access_default = 1h"
 	echo "pam_serialize = yes"
 	# VERIFY needs root or the verifier group: the caller's own group will do.
-	[ "$(id -u)" != 0 ] && echo "verifier_group = $(id -gn)"
+	# STATUS counters need root or the admin group: likewise.
+	if [ "$(id -u)" != 0 ]; then
+		echo "verifier_group = $(id -gn)"
+		echo "admin_group = $(id -gn)"
+	fi
 } >"$T/tokend.conf"
 
-wait_socket() { # wait_socket PATH PID NAME LOG
-	local i
-	for i in $(seq 100); do
-		[ -S "$1" ] && return 0
-		kill -0 "$2" 2>/dev/null || { tail -n 20 "$4" >&2; die "$3 exited at start"; }
-		sleep 0.1
-	done
-	tail -n 20 "$4" >&2
-	die "$3 did not create $1 within 10 s"
-}
-
-"${SERVER[@]}" "$TOKEND" -f -c "$T/tokend.conf" --socket "$T/tokend.sock" --db "$T/db" \
-    --key-file "$T/db/hash.key" --pam-confdir "$T/pam" >"$T/daemon.log" 2>&1 &
-DAEMON_PID=$!
-wait_socket "$T/tokend.sock" "$DAEMON_PID" tokend "$T/daemon.log"
+start_tokend "$T"
 
 "${SERVER[@]}" redis-server --port 0 --unixsocket "$T/redis.sock" --unixsocketperm 700 \
     --save '' --appendonly no --dir "$T" --logfile "$T/redis.log" --daemonize no &
@@ -126,19 +72,10 @@ wait_socket "$T/redis.sock" "$REDIS_PID" redis-server "$T/redis.log"
 # The key redis-benchmark -t get asks for, so that every GET is a hit.
 redis-cli -s "$T/redis.sock" set key:__rand_int__ xxx >/dev/null || die "redis-cli set failed"
 
-start=$(date +%s)
-"$PYTHON" "$ISSUE" --socket "$T/tokend.sock" --pamdir "$T/pam" --user "$ME" \
-    --password "$PASSWORD" --key "$OATH_KEY" --count "$NTOKENS" \
-    --refresh-out "$T/refresh.tokens" --access-out "$T/access.tokens" ||
-    { tail -n 20 "$T/daemon.log" >&2; die "issuing tokens failed"; }
-echo "run-bench: issued $NTOKENS refresh and $NTOKENS access tokens in $(($(date +%s) - start)) s"
+issue_tokens "$T" "$PASSWORD" "$OATH_KEY" "$NTOKENS"
 
 # ---------------------------------------------------------------- runs
 
-# CPU seconds (user + system, all threads) a process has used, in clock ticks.
-cpu_ticks() {
-	awk '{ print $14 + $15 }' "/proc/$1/stat"
-}
 HZ=$(getconf CLK_TCK)
 RESULTS=$T/results.jsonl
 
@@ -215,6 +152,11 @@ echo "run-bench: $ROUNDS rounds x $nconf configurations x 4 runs of ~${SECS} s" 
 for cp in $CONFIGS; do
 	redis_calibrate "${cp%%:*}" "${cp##*:}"
 done
+# The daemon's counters around all the runs: what VERIFY and EXCHANGE wrote.
+status() {
+	"$PYTHON" "$TOP/tests/bench/churn.py" --socket "$T/tokend.sock" --status 2>>"$T/bench.err"
+}
+STATUS0=$(status)
 for r in $(seq "$ROUNDS"); do
 	for cp in $CONFIGS; do
 		c=${cp%%:*}
@@ -227,15 +169,16 @@ for r in $(seq "$ROUNDS"); do
 	echo "run-bench: round $r of $ROUNDS done"
 done
 kill -0 "$DAEMON_PID" 2>/dev/null || { FAILED=1; echo "run-bench: tokend died" >&2; }
+STATUS1=$(status)
 
 # ---------------------------------------------------------------- report
 
 "$PYTHON" - "$RESULTS" "$ROUNDS" "$SECS" "$(redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p')" \
     "$(git -C "$TOP" describe --always --dirty 2>/dev/null || echo unknown)" \
     "$(nproc)" "${CLIENT[*]:+pinned: servers on CPU 0, clients on CPU 1}" \
-    "$LOAD_START" "$(cut -d' ' -f1-3 /proc/loadavg)" <<'EOF'
+    "$LOAD_START" "$(cut -d' ' -f1-3 /proc/loadavg)" "$STATUS0" "$STATUS1" <<'EOF'
 import json, statistics, sys
-path, rounds, secs, rver, rev, ncpu, pin, load0, load1 = sys.argv[1:10]
+path, rounds, secs, rver, rev, ncpu, pin, load0, load1, st0, st1 = sys.argv[1:12]
 rows = [json.loads(l) for l in open(path)]
 def med(c, p, what, key):
     v = [r[key] for r in rows if r["c"] == c and r["p"] == p and r["what"] == what]
@@ -271,6 +214,14 @@ for c, p in confs:
             "%.2f/%.2f" % (med(c, p, op, "cpu_us_op"), med(c, p, "redis-get", "cpu_us_op"))))
 errs = sum(r["errors"] for r in rows if r["what"] in ("verify", "exchange") and r["errors"] > 0)
 print()
+try:
+    s0, s1 = json.loads(st0), json.loads(st1)
+    d = lambda k: s1.get(k, 0) - s0.get(k, 0)
+    print("writes during the runs: %d LMDB write transactions for %d VERIFY and %d EXCHANGE requests"
+          " (VERIFY and EXCHANGE write nothing; last-used times are saved once a minute)"
+          % (d("write_txns"), d("requests_VERIFY"), d("requests_EXCHANGE")))
+except ValueError:
+    print("writes during the runs: unknown (no STATUS counters)")
 print("targets (issue 6): ratio >= 1.0 at c=16 P=1 and c=16 P=16; p99 <= 1000 us at c=64;"
       " tokend-bench errors: %d" % errs)
 EOF
