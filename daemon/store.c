@@ -313,6 +313,12 @@ store_get_token(struct store *st, uint64_t id, struct token_record *rec)
 }
 
 void
+store_written(struct store *st)
+{
+	st->stale = 1;	/* a batch's snapshot must not hide this write */
+}
+
+void
 store_batch_begin(struct store *st)
 {
 	st->batch++;		/* nests: only the outermost end resets */

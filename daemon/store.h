@@ -104,6 +104,8 @@ int	 store_put_token(struct store *st, const struct token_record *rec,
  * committed meanwhile renews it, so a REVOKE is seen by the next read.
  */
 void	 store_batch_begin(struct store *st);
+/* A write was committed (by any thread): the next read must see it. */
+void	 store_written(struct store *st);
 void	 store_batch_end(struct store *st);
 /* Look up one record by id. */
 int	 store_get_token(struct store *st, uint64_t id, struct token_record *rec);

@@ -77,13 +77,18 @@ store_del_one(struct store *st, MDB_txn *txn, uint64_t id,
  * Whether txn may add a record and still leave the room deletes need:
  * LMDB copies pages on write, so a delete in a full map can fail too.
  * Free pages are counted from the freelist (FREE_DBI), so space freed by
- * deletes counts again.  Keeps max(64 pages, 1/64 of the map) free.
+ * deletes counts again; LMDB opens that database only in a read-only
+ * transaction, hence one of its own (allowed beside the write one by
+ * MDB_NOTLS).  Keeps max(64 pages, 1/64 of the map) free.  A batch of the
+ * writer thread is checked against the last commit, not its own growth:
+ * store_apply() redoes a batch whose commit finds the map full op by op.
  */
 static int
-store_room(struct store *st, MDB_txn *txn)
+store_room(struct store *st)
 {
 	MDB_envinfo	 info;
 	MDB_stat	 est;
+	MDB_txn		*rtxn;
 	MDB_cursor	*cur;
 	MDB_val		 k, v;
 	size_t		 total, used, freep = 0, reserve, id0;
@@ -93,13 +98,17 @@ store_room(struct store *st, MDB_txn *txn)
 		return 1;
 	total = info.me_mapsize / est.ms_psize;
 	used = info.me_last_pgno + 1;
-	if (mdb_cursor_open(txn, 0, &cur) == 0) {
-		while (mdb_cursor_get(cur, &k, &v, MDB_NEXT) == 0)
-			if (v.mv_size >= sizeof(id0)) {
-				memcpy(&id0, v.mv_data, sizeof(id0));
-				freep += id0;	/* an IDL starts with its length */
-			}
-		mdb_cursor_close(cur);
+	if (mdb_txn_begin(st->env, NULL, MDB_RDONLY, &rtxn) == 0) {
+		if (mdb_cursor_open(rtxn, 0, &cur) == 0) {
+			while (mdb_cursor_get(cur, &k, &v, MDB_NEXT) == 0)
+				if (v.mv_size >= sizeof(id0)) {
+					/* an IDL starts with its length */
+					memcpy(&id0, v.mv_data, sizeof(id0));
+					freep += id0;
+				}
+			mdb_cursor_close(cur);
+		}
+		mdb_txn_abort(rtxn);
 	}
 	reserve = total / 64 > 64 ? total / 64 : 64;
 	return used - (freep < used ? freep : used) + 16 + reserve <= total;
@@ -123,7 +132,7 @@ put_in(struct store *st, MDB_txn *txn, const struct token_record *rec,
 		cause_set(cause, "invalid token record");
 		return (STORE_ERR);
 	}
-	if (!store_room(st, txn)) {
+	if (!store_room(st)) {
 		cause_set(cause, "database full (the rest is kept free for "
 		    "deletes; raise map_size)");
 		return (STORE_FULL);
@@ -400,12 +409,16 @@ op_run(struct store *st, MDB_txn *txn, struct store_op *op)
 	return (STORE_ERR);
 }
 
-/* One op in a transaction of its own (the synchronous calls below). */
+/*
+ * One op in a transaction of its own (the synchronous calls below, and
+ * store_apply's second try).  Touches nothing the reading thread uses
+ * but the atomic counter.
+ */
 static int
 op_run_alone(struct store *st, struct store_op *op)
 {
 	MDB_txn	*txn;
-	int	 ret;
+	int	 rc, ret;
 
 	op->changed = 0;
 	if ((ret = store_begin(st->env, &txn, &op->cause)) != STORE_OK)
@@ -413,8 +426,11 @@ op_run_alone(struct store *st, struct store_op *op)
 	ret = op_run(st, txn, op);
 	if (ret != STORE_OK || !op->changed)
 		mdb_txn_abort(txn);
-	else if ((ret = store_commit(st, txn, &op->cause)) != STORE_OK)
+	else if ((rc = mdb_txn_commit(txn)) != 0) {
+		ret = store_error(rc, "mdb_txn_commit", &op->cause);
 		op->count = 0;
+	} else
+		__atomic_add_fetch(&st->write_txns, 1, __ATOMIC_RELAXED);
 	return (op->result = ret);
 }
 
@@ -423,6 +439,9 @@ static int
 op_sync(struct store *st, struct store_op *op, char **cause)
 {
 	int	ret = op_run_alone(st, op);
+
+	if (ret == STORE_OK && op->changed)
+		store_written(st);
 
 	if (ret != STORE_OK && cause != NULL) {
 		free(*cause);
@@ -553,15 +572,20 @@ store_apply(struct store *st, struct store_op **ops, size_t n)
 		mdb_txn_abort(txn);
 		return;
 	}
-	if ((rc = mdb_txn_commit(txn)) != 0) {
-		for (i = 0; i < n; i++) {
-			if (ops[i]->result != STORE_OK)
-				continue;
-			ops[i]->result = store_error(rc, "mdb_txn_commit",
-			    &ops[i]->cause);
-			ops[i]->count = 0;
-		}
+	if ((rc = mdb_txn_commit(txn)) == 0) {
+		__atomic_add_fetch(&st->write_txns, 1, __ATOMIC_RELAXED);
 		return;
 	}
-	__atomic_add_fetch(&st->write_txns, 1, __ATOMIC_RELAXED);
+	/*
+	 * Nothing was written.  The ops checked their room against the last
+	 * commit, not against each other's pages, so a full map may be the
+	 * batch's own doing: each op again, alone and in order, so that a
+	 * delete still gets the room kept for it and one op's failure is its
+	 * own.
+	 */
+	for (i = 0; i < n; i++) {
+		free(ops[i]->cause);
+		ops[i]->cause = NULL;
+		op_run_alone(st, ops[i]);
+	}
 }

@@ -142,6 +142,7 @@ writer_done(void)
 		pending--;
 	}
 	pthread_mutex_unlock(&lock);
+	store_written(store);
 	/* Callbacks may submit again: the lock is not held. */
 	while ((op = TAILQ_FIRST(&ready)) != NULL) {
 		TAILQ_REMOVE(&ready, op, entry);

@@ -477,6 +477,22 @@ test_last_used(struct store *st)
 	    "empty batch");
 }
 
+#define FULL_BATCH	800	/* more big records than a 1 MiB map holds */
+
+/* A record near the largest: 16 scopes of 64 characters. */
+static void
+mkbig(struct token_record *rec, uint64_t id, const char *name)
+{
+	uint8_t	i;
+
+	mkrec(rec, id, 9000, name, NOW + 1000);
+	rec->nscopes = TOKEND_SCOPES_MAX;
+	for (i = 0; i < TOKEND_SCOPES_MAX; i++) {
+		memset(rec->scopes[i], 'a' + i, TOKEND_SCOPE_MAX);
+		rec->scopes[i][TOKEND_SCOPE_MAX] = '\0';
+	}
+}
+
 static void
 test_full(const char *base)
 {
@@ -484,8 +500,10 @@ test_full(const char *base)
 	struct store_stats	 ss;
 	struct token_record	 got;
 	struct ids		 ids;
+	static struct store_op	 ops[FULL_BATCH + 1], *p[FULL_BATCH + 1];
 	char			 dir[512], *cause = NULL;
-	uint64_t		 id;
+	uint64_t		 id, i;
+	size_t			 stored, full;
 	int			 ret = STORE_OK;
 
 	snprintf(dir, sizeof dir, "%s/full", base);
@@ -532,6 +550,46 @@ test_full(const char *base)
 	    (ret == STORE_OK ? STORE_NOTFOUND : STORE_OK),
 	    "and the record is gone exactly when it said so");
 	CHECK(store_get_token(st, 2, &got) == STORE_OK, "others stay");
+
+	/* Space freed by deletes counts again (the free list is read). */
+	for (ret = STORE_OK, i = 2; i < id && ret == STORE_OK; i++)
+		ret = store_del_token(st, i, NULL, NULL);
+	CHECK(ret == STORE_OK, "every record deleted");
+	ret = put(st, 1, 1, "again", NOW + 1000, 0);
+	CHECK(ret == STORE_OK, "after deleting everything, a put fits again");
+
+	/*
+	 * A batch that fills the map itself: each put passes the room check
+	 * made against the last commit, their sum does not.  The delete in
+	 * it must still work, and the puts fail or succeed one by one.
+	 */
+	for (i = 0; i < FULL_BATCH; i++) {
+		char	name[32];
+
+		snprintf(name, sizeof name, "b%zu", i);
+		memset(&ops[i], 0, sizeof ops[i]);
+		ops[i].type = STORE_OP_PUT;
+		ops[i].now = NOW;
+		mkbig(&ops[i].rec, 5000 + i, name);
+		p[i] = &ops[i];
+	}
+	memset(&ops[FULL_BATCH], 0, sizeof ops[FULL_BATCH]);
+	ops[FULL_BATCH].type = STORE_OP_DEL;
+	ops[FULL_BATCH].id = 1;
+	p[FULL_BATCH] = &ops[FULL_BATCH];
+	store_apply(st, p, FULL_BATCH + 1);
+	for (i = 0, stored = 0, full = 0; i < FULL_BATCH; i++) {
+		stored += ops[i].result == STORE_OK &&
+		    store_get_token(st, 5000 + i, &got) == STORE_OK;
+		full += ops[i].result == STORE_FULL;
+		free(ops[i].cause);
+	}
+	CHECK(ops[FULL_BATCH].result == STORE_OK &&
+	    store_get_token(st, 1, &got) == STORE_NOTFOUND,
+	    "a delete in a batch that fills the map is done");
+	CHECK(stored > 0 && full > 0 && stored + full == FULL_BATCH,
+	    "and its puts are stored until the map is full, each answered");
+	free(ops[FULL_BATCH].cause);
 	store_close(st);
 }
 
