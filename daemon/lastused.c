@@ -26,6 +26,28 @@ static struct slot	*slots;
 static size_t		 cap;
 static size_t		 used;
 
+/* A batch of times on its way to the store. */
+struct flush {
+	struct store_op	 op;	/* first: the op's address is ours */
+	uint64_t	*ids;	/* sorted, for lastused_get() meanwhile */
+	int64_t		*times;
+};
+
+/*
+ * The batch being written: until it is durable its times are neither in
+ * the table nor in the store, so lastused_get() looks here too.  One at a
+ * time; a flush due meanwhile waits for the next turn.
+ */
+static struct flush	*inflight;
+
+static int
+id_cmp(const void *a, const void *b)
+{
+	uint64_t	x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
 int
 lastused_init(void)
 {
@@ -101,10 +123,15 @@ int64_t
 lastused_get(uint64_t id, int64_t stored)
 {
 	struct slot	*s;
+	uint64_t	*p;
 
-	if (slots == NULL || (s = lastused_find(id, 0)) == NULL)
-		return stored;
-	return s->when > stored ? s->when : stored;
+	if (slots != NULL && (s = lastused_find(id, 0)) != NULL)
+		return s->when > stored ? s->when : stored;
+	if (inflight != NULL && (p = bsearch(&id, inflight->ids,
+	    inflight->op.n, sizeof(*p), id_cmp)) != NULL &&
+	    inflight->times[p - inflight->ids] > stored)
+		return inflight->times[p - inflight->ids];
+	return stored;
 }
 
 void
@@ -116,13 +143,6 @@ lastused_forget(uint64_t id)
 		s->when = -1;
 }
 
-/* A batch of times on its way to the store. */
-struct flush {
-	struct store_op	 op;	/* first: the op's address is ours */
-	uint64_t	*ids;
-	int64_t		*times;
-};
-
 static void
 flush_done(struct store_op *op)
 {
@@ -130,6 +150,7 @@ flush_done(struct store_op *op)
 	struct slot	*s;
 	size_t		 i;
 
+	inflight = NULL;
 	if (op->result == STORE_OK) {
 		/* Cached answers hold the stored times of before this write. */
 		vcache_forget_all();
@@ -159,7 +180,7 @@ lastused_flush(void)
 	struct flush	*f;
 	size_t		 i, n = 0;
 
-	if (slots == NULL || used == 0)
+	if (slots == NULL || used == 0 || inflight != NULL)
 		return;
 	if ((f = calloc(1, sizeof(*f))) == NULL ||
 	    (f->ids = calloc(used, sizeof(*f->ids))) == NULL ||
@@ -170,11 +191,15 @@ lastused_flush(void)
 		free(f);
 		return;
 	}
+	/* Live slots to the front, sorted by id, then split in two arrays. */
 	for (i = 0; i < cap; i++)
-		if (slots[i].id != 0 && slots[i].when > 0) {
-			f->ids[n] = slots[i].id;
-			f->times[n++] = slots[i].when;
-		}
+		if (slots[i].id != 0 && slots[i].when > 0)
+			slots[n++] = slots[i];
+	qsort(slots, n, sizeof(*slots), id_cmp);	/* id is the first member */
+	for (i = 0; i < n; i++) {
+		f->ids[i] = slots[i].id;
+		f->times[i] = slots[i].when;
+	}
 	memset(slots, 0, cap * sizeof(*slots));
 	used = 0;
 	if (n == 0) {
@@ -188,6 +213,7 @@ lastused_flush(void)
 	f->op.times = f->times;
 	f->op.n = n;
 	f->op.done = flush_done;
+	inflight = f;
 	writer_submit(&f->op);
 }
 

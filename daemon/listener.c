@@ -335,7 +335,8 @@ conn_arm_idle(struct conn *c)
 {
 	struct timeval	tv = { td->conf.idle_timeout, 0 };
 
-	if (c->issue != NULL)
+	/* Waiting for PAM or for the disk is not the client being idle. */
+	if (c->issue != NULL || c->wop != NULL)
 		event_del(c->ev_idle);
 	else
 		event_add(c->ev_idle, &tv);

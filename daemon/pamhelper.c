@@ -245,6 +245,8 @@ pamhelper_exec_main(int argc, char **argv)
 
 	/* Before anything else: no core, no ptrace by its own user. */
 	prctl(PR_SET_DUMPABLE, 0);
+	/* Started through /proc/self/fd/N, it would be called "N" in ps. */
+	prctl(PR_SET_NAME, "tokend-pam");
 	if (argc != 6 || getsockopt(3, SOL_SOCKET, SO_TYPE, &type, &len) == -1 ||
 	    type != SOCK_SEQPACKET) {
 		fprintf(stderr, "tokend: --pam-helper is for tokend's own use\n");

@@ -438,6 +438,7 @@ main(int argc, char **argv)
 
 	lastused_flush();
 	writer_stop();		/* every write durable and answered */
+	lastused_flush();	/* what waited behind a flush in flight (written here) */
 	event_free(ev_writer);
 	if (socket_bound && unlink(td->conf.socket_path) == -1 &&
 	    errno != ENOENT)

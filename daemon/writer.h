@@ -18,6 +18,11 @@
 /* Start the thread; writer_fd() is then readable when ops are done. */
 int	 writer_start(struct store *st, char **cause);
 int	 writer_fd(void);
+/*
+ * Once writer_stop() has run (the daemon exiting, outside the event
+ * loop), the op is written at once and its callback runs before this
+ * returns; callers inside the loop never see that.
+ */
 void	 writer_submit(struct store_op *op);
 /* On the event loop, when writer_fd() is readable: run done callbacks. */
 void	 writer_done(void);
