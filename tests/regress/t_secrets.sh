@@ -251,6 +251,8 @@ if is_root && [ -f "$TESTMOD" ]; then
 		    bash -c "! $AS_NOBODY_CMD cat /proc/$HELPER/environ >/dev/null 2>&1"
 		expect_match "the PAM helper has RLIMIT_CORE 0" '^Max core file size +0 +0 ' \
 		    "$(cat "/proc/$HELPER/limits")"
+		expect_eq "the PAM helper is called tokend-pam in ps" tokend-pam \
+		    "$(cat "/proc/$HELPER/comm")"
 	else
 		fail "a PAM helper runs while the module sleeps" "no child of $DAEMON_PID"
 	fi
