@@ -192,6 +192,48 @@ test_ids(void)
 	CHECK(ok, "ids sort like their values");
 }
 
+/*
+ * The block writer computes digits by fixed-point multiplication rather
+ * than division: compare it with put62 over every value below 2^20 (all
+ * low five-digit groups up to there), values on each side of every 62^k
+ * and of its multiples, and random values.  A one-off run checked all
+ * 62^5 five-digit groups.
+ */
+static void
+test_id_digits(void)
+{
+	char		s[12], want[12];
+	uint64_t	v, p;
+	size_t		i;
+	int		k, d, bad = 0;
+
+	want[11] = '\0';
+	for (v = 0; v < (1 << 20); v++) {
+		tokenfmt_id_str(v, s);
+		put62(v, want, 11);
+		if (memcmp(s, want, 12) != 0)
+			bad++;
+	}
+	for (k = 1, p = 62; k <= 10; k++, p *= 62)
+		for (d = 1; d < 62 && p <= UINT64_MAX / (uint64_t)d; d++)
+			for (v = p * d - 2; v != p * d + 2; v++) {
+				tokenfmt_id_str(v, s);
+				put62(v, want, 11);
+				if (memcmp(s, want, 12) != 0)
+					bad++;
+			}
+	for (i = 0; i < 1000000; i++) {
+		v = rng();
+		if (i & 1)
+			v >>= v & 63;
+		tokenfmt_id_str(v, s);
+		put62(v, want, 11);
+		if (memcmp(s, want, 12) != 0)
+			bad++;
+	}
+	CHECK(bad == 0, "id_str writes the digits of repeated division");
+}
+
 static void
 test_round_trips(void)
 {
@@ -439,6 +481,7 @@ main(void)
 	test_crc();
 	test_load_store();
 	test_ids();
+	test_id_digits();
 	test_round_trips();
 	test_encode_args();
 	test_typos();
