@@ -711,8 +711,11 @@ handle_exchange(struct conn *c, const uint8_t *body, size_t len)
 		    "try again later");
 		goto done;
 	}
-	vcache_tag(m.token, strlen(m.token), tag);
-	rec = td->conf.answer_cache ? vcache_get_record(tag, now) : NULL;
+	rec = NULL;
+	if (td->conf.answer_cache) {
+		vcache_tag(m.token, strlen(m.token), tag);
+		rec = vcache_get_record(tag, now);
+	}
 	if (rec == NULL) {
 		if (token_active(m.token, &claims, &found, now) == -1 ||
 		    claims.kind != TOKEN_REFRESH) {
@@ -822,10 +825,12 @@ handle_verify(struct conn *c, const uint8_t *body, size_t len)
 		    "verified; try again later");
 		goto done;
 	}
-	vcache_tag(m.token, strlen(m.token), tag);
-	if (td->conf.answer_cache && vcache_get(tag, now, &hit) == 0) {
-		verify_cached(c, &hit, now);
-		goto done;
+	if (td->conf.answer_cache) {
+		vcache_tag(m.token, strlen(m.token), tag);
+		if (vcache_get(tag, now, &hit) == 0) {
+			verify_cached(c, &hit, now);
+			goto done;
+		}
 	}
 	if (token_active(m.token, &claims, &rec, now) == 0) {
 		out.active = 1;
