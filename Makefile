@@ -55,9 +55,10 @@ LIB_A		= protocol/libtokend.a
 
 # daemon/
 DAEMON_CORE	= daemon/util.o daemon/log.o daemon/config.o daemon/store.o daemon/store_write.o daemon/token.o
-DAEMON_OBJS	= $(DAEMON_CORE) daemon/tokend.o daemon/listener.o daemon/dispatch.o \
-		  daemon/pamhelper.o daemon/lastused.o daemon/ratelimit.o daemon/writer.o \
-		  daemon/vcache.o
+DAEMON_OBJS	= $(DAEMON_CORE) daemon/tokend.o daemon/listener.o daemon/conn.o \
+		  daemon/dispatch.o daemon/pamhelper.o daemon/pamchild.o daemon/account.o \
+		  daemon/accountchild.o daemon/helper.o daemon/clock.o daemon/lastused.o \
+		  daemon/ratelimit.o daemon/writer.o daemon/vcache.o
 DAEMON_LIBS	= -pthread $(LIBEVENT_LIBS) $(LMDB_LIBS) $(SODIUM_LIBS) $(PAM_LIBS)
 
 # client/

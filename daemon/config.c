@@ -77,7 +77,15 @@ static const struct config_entry config_table[] = {
 	{ "pam_timeout", CONFIG_SECS, CONFIG_FIELD(pam_timeout), 1, HOUR },
 	{ "max_pam_helpers", CONFIG_COUNT, CONFIG_FIELD(max_pam_helpers),
 	  1, 1024 },
+	{ "max_pam_per_uid", CONFIG_COUNT, CONFIG_FIELD(max_pam_per_uid),
+	  1, 1024 },
+	{ "max_pam_queued_per_uid", CONFIG_COUNT,
+	  CONFIG_FIELD(max_pam_queued_per_uid), 0, 1024 },
 	{ "pam_serialize", CONFIG_BOOL, CONFIG_FIELD(pam_serialize), 0, 1 },
+	{ "account_recheck", CONFIG_SECS, CONFIG_FIELD(account_recheck),
+	  0, DAY },
+	{ "lookup_timeout", CONFIG_SECS, CONFIG_FIELD(lookup_timeout),
+	  1, HOUR },
 	{ "fail_delay_ms", CONFIG_MSEC, CONFIG_FIELD(fail_delay_ms), 0, 10000 },
 	{ "refresh_default", CONFIG_SECS64, CONFIG_FIELD(refresh_default),
 	  MINUTE, 3650ULL * DAY },
@@ -139,7 +147,11 @@ config_defaults(struct config *conf)
 
 	conf->pam_timeout = TOKEND_DEF_PAM_TIMEOUT;
 	conf->max_pam_helpers = TOKEND_DEF_MAX_PAM_HELPERS;
+	conf->max_pam_per_uid = TOKEND_DEF_MAX_PAM_PER_UID;
+	conf->max_pam_queued_per_uid = TOKEND_DEF_MAX_PAM_QUEUED_PER_UID;
 	conf->pam_serialize = TOKEND_DEF_PAM_SERIALIZE;
+	conf->account_recheck = TOKEND_DEF_ACCOUNT_RECHECK;
+	conf->lookup_timeout = TOKEND_DEF_LOOKUP_TIMEOUT;
 	conf->fail_delay_ms = TOKEND_DEF_FAIL_DELAY_MS;
 
 	conf->refresh_default = TOKEND_DEF_REFRESH_DEFAULT;

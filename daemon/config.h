@@ -26,7 +26,11 @@
 #define TOKEND_DEF_IDLE_TIMEOUT               60
 #define TOKEND_DEF_PAM_TIMEOUT                120
 #define TOKEND_DEF_MAX_PAM_HELPERS            16
+#define TOKEND_DEF_MAX_PAM_PER_UID            1
+#define TOKEND_DEF_MAX_PAM_QUEUED_PER_UID     2
 #define TOKEND_DEF_PAM_SERIALIZE              0
+#define TOKEND_DEF_ACCOUNT_RECHECK            60
+#define TOKEND_DEF_LOOKUP_TIMEOUT             10
 #define TOKEND_DEF_FAIL_DELAY_MS              2000
 #define TOKEND_DEF_REFRESH_DEFAULT            (90 * 86400)
 #define TOKEND_DEF_REFRESH_MAX                (365 * 86400)
@@ -65,6 +69,8 @@ struct config {
 	/* PAM */
 	unsigned	pam_timeout;		/* seconds per conversation step, 120 */
 	unsigned	max_pam_helpers;	/* concurrent helpers, 16 */
+	unsigned	max_pam_per_uid;	/* running per caller uid (root: no cap), 1 */
+	unsigned	max_pam_queued_per_uid;	/* waiting per caller uid, 2 */
 	int		pam_serialize;		/* one helper at a time (shared pam_oath file) */
 	unsigned	fail_delay_ms;		/* delay before reporting a failed auth, 2000 */
 
@@ -78,10 +84,14 @@ struct config {
 	/* failure rate limits: token buckets; burst 0 turns one off */
 	unsigned	exchange_fail_burst;	/* failed EXCHANGEs per caller uid, 10 */
 	unsigned	exchange_fail_per_minute;	/* refill, 10 */
-	unsigned	verify_fail_burst;	/* inactive VERIFYs per caller uid, 1000 */
-	unsigned	verify_fail_per_minute;	/* refill, 60000 */
+	unsigned	verify_fail_burst;	/* no longer used (ratelimit.h says why) */
+	unsigned	verify_fail_per_minute;	/* no longer used */
 	unsigned	auth_fail_burst;	/* failed PAM authentications per user, 5 */
 	unsigned	auth_fail_per_minute;	/* refill, 1 */
+
+	/* accounts (account.h) */
+	unsigned	account_recheck;	/* seconds an account check is trusted, 60; 0 off */
+	unsigned	lookup_timeout;		/* seconds for one look-up or check, 10 */
 
 	/* store */
 	uint64_t	map_size;		/* bytes, 1 GiB */

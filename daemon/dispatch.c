@@ -2,18 +2,28 @@
  * Requests: one table says who may send each type and which handler
  * answers it; handlers decode, check, and queue exactly one reply (LIST:
  * a series of LIST_RESULT frames; ISSUE: CONV frames, then one reply).
+ *
+ * A handler that needs a user look-up or an account check whose answer
+ * is not cached returns CONN_FRAME_RETRY before it has done anything
+ * else: the connection hands the same frame over again once the answer
+ * is in (account.h).  A request that takes longer (PAM, a durable write,
+ * a long listing) puts its connection in a waiting state (conn_wait)
+ * and ends it with conn_done().
  */
 #include <sys/types.h>
 
 #include <ctype.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "account.h"
+#include "clock.h"
+#include "conn.h"
 #include "daemon.h"
 #include "log.h"
+#include "pamhelper.h"
 #include "ratelimit.h"
 #include "store.h"
 #include "token.h"
@@ -26,20 +36,22 @@ enum who {
 	WHO_VERIFIER,		/* root and the verifier group */
 };
 
-static void	handle_issue(struct conn *, const uint8_t *, size_t);
-static void	handle_conv_reply(struct conn *, const uint8_t *, size_t);
-static void	handle_list(struct conn *, const uint8_t *, size_t);
-static void	handle_revoke(struct conn *, const uint8_t *, size_t);
-static void	handle_revoke_all(struct conn *, const uint8_t *, size_t);
-static void	handle_exchange(struct conn *, const uint8_t *, size_t);
-static void	handle_verify(struct conn *, const uint8_t *, size_t);
-static void	handle_status(struct conn *, const uint8_t *, size_t);
+static int	handle_issue(struct conn *, const uint8_t *, size_t);
+static int	handle_conv_reply(struct conn *, const uint8_t *, size_t);
+static int	handle_list(struct conn *, const uint8_t *, size_t);
+static int	handle_revoke(struct conn *, const uint8_t *, size_t);
+static int	handle_revoke_all(struct conn *, const uint8_t *, size_t);
+static int	handle_exchange(struct conn *, const uint8_t *, size_t);
+static int	handle_verify(struct conn *, const uint8_t *, size_t);
+static int	handle_status(struct conn *, const uint8_t *, size_t);
+static void	issue_authenticated(struct conn *, const struct msg_issue *,
+		    uid_t);
 
 /* Length bounds per type live beside the decoders (protocol/wire.c). */
 static const struct handler {
 	int		 type;
 	enum who	 who;
-	void		(*fn)(struct conn *, const uint8_t *, size_t);
+	int		(*fn)(struct conn *, const uint8_t *, size_t);
 } handlers[] = {
 	{ MSG_ISSUE,		WHO_ANY,	handle_issue },
 	{ MSG_CONV_REPLY,	WHO_ANY,	handle_conv_reply },
@@ -53,7 +65,7 @@ static const struct handler {
 
 static struct wbuf	reply;		/* scratch for one answer */
 
-void
+static int
 dispatch_frame(struct conn *c, int type, const uint8_t *body, size_t len)
 {
 	size_t	i;
@@ -61,76 +73,106 @@ dispatch_frame(struct conn *c, int type, const uint8_t *body, size_t len)
 	for (i = 0; i < sizeof(handlers) / sizeof(handlers[0]); i++) {
 		if (handlers[i].type != type)
 			continue;
-		if (handlers[i].who == WHO_VERIFIER && !c->is_verifier) {
+		if (handlers[i].who == WHO_VERIFIER &&
+		    !conn_peer(c)->is_verifier) {
 			conn_error(c, PERR_DENIED, "%s is for root and the "
 			    "verifier group only", msgtype_name(type));
-			return;
+			return CONN_FRAME_DONE;
 		}
-		handlers[i].fn(c, body, len);
-		return;
+		return handlers[i].fn(c, body, len);
 	}
-	conn_error(c, PERR_MALFORMED, "unexpected message type");
-	c->closing = 1;
+	conn_violation(c, "unexpected message type");
+	return CONN_FRAME_DONE;
 }
 
-static int64_t
-now_sec(void)
+static void
+dispatch_batch_begin(void)
 {
-	return (int64_t)time(NULL);
+	store_batch_begin(td->store);
 }
 
-const char *
-dispatch_user_name(uid_t uid, char *buf, size_t size)
+static void
+dispatch_batch_end(void)
 {
-	struct passwd	 pw, *res = NULL;
-	char		 tmp[4096];
-
-	if (getpwuid_r(uid, &pw, tmp, sizeof(tmp), &res) != 0 || res == NULL)
-		return NULL;
-	if (strlen(pw.pw_name) >= size)
-		return NULL;
-	memcpy(buf, pw.pw_name, strlen(pw.pw_name) + 1);
-	return buf;
+	store_batch_end(td->store);
 }
 
-int
-dispatch_user_uid(const char *name, uid_t *uid)
+void
+dispatch_init(void)
 {
-	struct passwd	 pw, *res = NULL;
-	char		 tmp[4096];
+	static const struct conn_ops ops = {
+		dispatch_frame, dispatch_batch_begin, dispatch_batch_end
+	};
 
-	if (getpwnam_r(name, &pw, tmp, sizeof(tmp), &res) != 0 || res == NULL)
+	conn_init(td->base, &ops);
+	pamhelper_init(issue_authenticated);
+}
+
+/*
+ * The caller's own user name: 0, or -1 with an error queued, or
+ * CONN_FRAME_RETRY (look-up under way).
+ */
+static int
+caller_name(struct conn *c, char *name, size_t size)
+{
+	uid_t	uid = conn_peer(c)->uid;
+
+	switch (account_name(uid, name, size)) {
+	case ACCOUNT_OK:
+		return 0;
+	case ACCOUNT_WAIT:
+		return CONN_FRAME_RETRY;
+	case ACCOUNT_NONE:
+		conn_error(c, PERR_NOT_FOUND, "uid %u has no user name",
+		    (unsigned)uid);
 		return -1;
-	*uid = pw.pw_uid;
-	return 0;
+	default:
+		conn_error(c, PERR_INTERNAL, "cannot look up uid %u; try "
+		    "again later", (unsigned)uid);
+		return -1;
+	}
 }
 
 /*
  * Whose tokens a LIST/REVOKE_ALL means: "" is the caller; another user
- * needs an admin.  Queues the error and returns -1 when refused.
+ * needs an admin, and a non-admin learns nothing about which names
+ * exist.  0 with *uid set; -1 with an error queued; CONN_FRAME_RETRY.
  */
 static int
 target_uid(struct conn *c, const char *user, uid_t *uid)
 {
+	const struct peer	*p = conn_peer(c);
+	char			 self[TOKEND_USER_MAX + 1];
+	int			 rc;
+
 	if (user[0] == '\0') {
-		*uid = c->uid;
+		*uid = p->uid;
 		return 0;
 	}
-	if (dispatch_user_uid(user, uid) == -1) {
-		if (!c->is_admin) {
-			conn_error(c, PERR_DENIED, "only admins may name "
-			    "another user");
-			return -1;
+	if (!p->is_admin) {
+		if ((rc = caller_name(c, self, sizeof(self))) != 0)
+			return rc;
+		if (strcmp(self, user) == 0) {
+			*uid = p->uid;
+			return 0;
 		}
-		conn_error(c, PERR_NOT_FOUND, "no such user: %s", user);
-		return -1;
-	}
-	if (*uid != c->uid && !c->is_admin) {
 		conn_error(c, PERR_DENIED, "only admins may act on another "
 		    "user's tokens");
 		return -1;
 	}
-	return 0;
+	switch (account_uid(user, uid)) {
+	case ACCOUNT_OK:
+		return 0;
+	case ACCOUNT_WAIT:
+		return CONN_FRAME_RETRY;
+	case ACCOUNT_NONE:
+		conn_error(c, PERR_NOT_FOUND, "no such user: %s", user);
+		return -1;
+	default:
+		conn_error(c, PERR_INTERNAL, "cannot look up user %s; try "
+		    "again later", user);
+		return -1;
+	}
 }
 
 static int
@@ -231,7 +273,7 @@ issue_precheck(struct conn *c, const struct msg_issue *m, uid_t uid,
 {
 	struct precheck	p = { m->name, now, 0, 0 };
 
-	if (store_list(td->store, 0, uid, precheck_cb, &p) != STORE_OK) {
+	if (store_list(td->store, 0, uid, 0, precheck_cb, &p) != STORE_OK) {
 		conn_error(c, PERR_STORE, "cannot read the token database");
 		return -1;
 	}
@@ -248,86 +290,103 @@ issue_precheck(struct conn *c, const struct msg_issue *m, uid_t uid,
 	return 0;
 }
 
-static void
+static int
 handle_issue(struct conn *c, const uint8_t *body, size_t len)
 {
+	const struct peer	*peer = conn_peer(c);
 	struct msg_issue	*m;
 	char			 self[TOKEND_USER_MAX + 1];
-	uid_t			 uid = c->uid;
-	int64_t			 now = now_sec();
+	uid_t			 uid = peer->uid;
+	int64_t			 now = clock_now();
+	int			 rc;
 
 	if ((m = calloc(1, sizeof(*m))) == NULL) {
 		conn_error(c, PERR_INTERNAL, "out of memory");
-		return;
+		return CONN_FRAME_DONE;
 	}
 	if (dec_issue(body, len, m) == -1) {
 		conn_error(c, PERR_MALFORMED, "malformed ISSUE");
-		goto fail;
-	}
-	if (dispatch_user_name(c->uid, self, sizeof(self)) == NULL) {
-		conn_error(c, PERR_NOT_FOUND, "uid %u has no user name",
-		    (unsigned)c->uid);
-		goto fail;
-	}
-	if (m->user[0] == '\0' || strcmp(m->user, self) == 0)
-		memcpy(m->user, self, sizeof(self));
-	else if (c->uid != 0) {
-		conn_error(c, PERR_DENIED, "only root may issue tokens for "
-		    "another user");
-		goto fail;
-	} else if (dispatch_user_uid(m->user, &uid) == -1) {
-		conn_error(c, PERR_NOT_FOUND, "no such user: %s", m->user);
-		goto fail;
+		goto done;
 	}
 	if (m->name[0] != '\0' && !valid_name(m->name)) {
 		conn_error(c, PERR_INVALID, "a token name is 1 to %d printable "
 		    "characters", TOKEND_NAME_MAX);
-		goto fail;
+		goto done;
 	}
 	if (m->expires == 0)
 		m->expires = now + td->conf.refresh_default;
 	if (m->expires <= now) {
 		conn_error(c, PERR_INVALID, "the expiry is in the past");
-		goto fail;
+		goto done;
 	}
 	if (m->expires > now + td->conf.refresh_max) {
 		conn_error(c, PERR_INVALID, "the expiry is more than %lld days "
 		    "away, the maximum", (long long)td->conf.refresh_max / 86400);
-		goto fail;
+		goto done;
 	}
 	if (scopes_check(c, m->nscopes, m->scopes) == -1)
-		goto fail;
+		goto done;
+	if ((rc = caller_name(c, self, sizeof(self))) != 0) {
+		explicit_bzero(m, sizeof(*m));
+		free(m);
+		return rc == CONN_FRAME_RETRY ? rc : CONN_FRAME_DONE;
+	}
+	if (m->user[0] == '\0' || strcmp(m->user, self) == 0)
+		memcpy(m->user, self, sizeof(self));
+	else if (peer->uid != 0) {
+		conn_error(c, PERR_DENIED, "only root may issue tokens for "
+		    "another user");
+		goto done;
+	} else {
+		switch (account_uid(m->user, &uid)) {
+		case ACCOUNT_OK:
+			break;
+		case ACCOUNT_WAIT:
+			explicit_bzero(m, sizeof(*m));
+			free(m);
+			return CONN_FRAME_RETRY;
+		case ACCOUNT_NONE:
+			conn_error(c, PERR_NOT_FOUND, "no such user: %s",
+			    m->user);
+			goto done;
+		default:
+			conn_error(c, PERR_INTERNAL, "cannot look up user %s; "
+			    "try again later", m->user);
+			goto done;
+		}
+	}
 	if (!ratelimit_allowed(RL_AUTH, uid)) {
 		td->stats.rate_limited++;
 		conn_error(c, PERR_RATE_LIMITED, "too many failed "
 		    "authentications for %s; try again later", m->user);
-		goto fail;
+		goto done;
 	}
 	if (issue_precheck(c, m, uid, now) == -1)
-		goto fail;
-	c->issue = m;
-	pamhelper_request(c);
-	return;
-fail:
+		goto done;
+	pamhelper_request(c, m, uid, self);	/* takes m */
+	return CONN_FRAME_DONE;
+done:
+	explicit_bzero(m, sizeof(*m));
 	free(m);
+	return CONN_FRAME_DONE;
 }
 
-static void
+static int
 handle_conv_reply(struct conn *c, const uint8_t *body, size_t len)
 {
-	if (c->pam == NULL) {
-		conn_error(c, PERR_MALFORMED, "CONV_REPLY without a prompt");
-		c->closing = 1;
-		return;
+	if (conn_state(c) != CONN_IN_PAM) {
+		conn_violation(c, "CONV_REPLY without a prompt");
+		return CONN_FRAME_DONE;
 	}
 	pamhelper_reply(c, body, len);
+	return CONN_FRAME_DONE;
 }
 
 /*
  * A write in flight for a client (ISSUE, REVOKE, REVOKE_ALL): the answer
  * goes out once the writer thread made it durable.  op.arg is the
- * connection, NULL once the client is gone (conn_close); the caller's
- * identity is copied for the log.
+ * connection, NULL once the client is gone (pending_cancel_cb); the
+ * caller's identity is copied for the log.
  */
 struct pending {
 	struct store_op	 op;		/* first: the op's address is ours */
@@ -350,18 +409,25 @@ pending_new(struct conn *c, enum store_op_type type,
 	p->op.type = type;
 	p->op.done = done;
 	p->op.arg = c;
-	p->caller_uid = c->uid;
-	p->caller_pid = c->pid;
+	p->caller_uid = conn_peer(c)->uid;
+	p->caller_pid = conn_peer(c)->pid;
 	return p;
 }
 
-/* Hand p to the writer; c takes no other frame until it is done. */
+/* The client went away: the write goes on, nobody is told. */
+static void
+pending_cancel_cb(void *arg)
+{
+	struct pending	*p = arg;
+
+	p->op.arg = NULL;
+}
+
+/* Hand p to the writer; its client takes no other frame until it is done. */
 static void
 pending_submit(struct pending *p)
 {
-	struct conn	*c = p->op.arg;
-
-	c->wop = &p->op;
+	conn_wait(p->op.arg, CONN_WAIT_WRITE, pending_cancel_cb, p);
 	writer_submit(&p->op);
 }
 
@@ -369,11 +435,7 @@ pending_submit(struct pending *p)
 static struct conn *
 pending_end(struct pending *p)
 {
-	struct conn	*c = p->op.arg;
-
-	if (c != NULL)
-		c->wop = NULL;
-	return c;
+	return p->op.arg;
 }
 
 /* Free p and let its client's later frames in. */
@@ -384,7 +446,7 @@ pending_free(struct pending *p, struct conn *c)
 	explicit_bzero(p, sizeof(*p));
 	free(p);
 	if (c != NULL)
-		conn_resume(c);
+		conn_done(c);
 }
 
 static void
@@ -394,6 +456,7 @@ issue_done(struct store_op *op)
 	struct token_record	*rec = &op->rec;
 	struct msg_issued	 out;
 	struct conn		*c = pending_end(p);
+	char			 when[32];
 
 	switch (op->result) {
 	case STORE_OK:
@@ -423,9 +486,11 @@ issue_done(struct store_op *op)
 		goto done;
 	}
 	td->stats.issued++;
-	log_info("issued token %s \"%s\" for %s (uid %u), expires %lld, "
+	/* PAM's account phase just passed: no need to ask again at once. */
+	account_seen_ok(rec->uid, rec->user, rec->created);
+	log_info("issued token %s \"%s\" for %s (uid %u), expires %s, "
 	    "caller uid %u pid %d%s", p->id, rec->name, rec->user,
-	    (unsigned)rec->uid, (long long)rec->expires,
+	    (unsigned)rec->uid, log_time(rec->expires, when, sizeof(when)),
 	    (unsigned)p->caller_uid, (int)p->caller_pid,
 	    c == NULL ? "; the client left before it was shown" : "");
 	if (c != NULL) {
@@ -441,32 +506,28 @@ done:
 }
 
 /* Called by pamhelper.c once PAM said yes: mint, then store durably. */
-void
-dispatch_issue_authenticated(struct conn *c)
+static void
+issue_authenticated(struct conn *c, const struct msg_issue *m, uid_t uid)
 {
-	struct msg_issue	*m = c->issue;
 	struct token_record	*rec;
 	struct pending		*p;
-	uid_t			 uid;
 	uint8_t			 i;
 
-	if (dispatch_user_uid(m->user, &uid) == -1) {
-		conn_error(c, PERR_NOT_FOUND, "no such user: %s", m->user);
+	if ((p = pending_new(c, STORE_OP_PUT, issue_done)) == NULL) {
+		conn_done(c);
 		return;
 	}
-	if ((p = pending_new(c, STORE_OP_PUT, issue_done)) == NULL)
-		return;
 	rec = &p->op.rec;
 	if (token_mint_refresh(td->keys, p->token, sizeof(p->token), &rec->id,
 	    rec->hash) == -1) {
 		conn_error(c, PERR_INTERNAL, "cannot make a token");
-		pending_free(p, NULL);
+		pending_free(p, c);
 		return;
 	}
 	tokenfmt_id_str(rec->id, p->id);
 	rec->kind = TOKEN_REFRESH;
 	rec->uid = uid;
-	rec->created = now_sec();
+	rec->created = clock_now();
 	rec->expires = m->expires;
 	memcpy(rec->user, m->user, sizeof(rec->user));
 	if (m->name[0] != '\0')
@@ -488,71 +549,120 @@ dispatch_issue_authenticated(struct conn *c)
 	pending_submit(p);
 }
 
-struct list_ctx {
+/*
+ * A LIST in parts: each part goes out as LIST_RESULT frames until the
+ * client has CONN_OUT_HIGH bytes unread; the rest follows as it reads,
+ * from the id after the last one sent.  So a list of every token of a
+ * large database costs no more memory than a short one.
+ */
+struct listjob {
 	struct conn		*c;
-	struct proto_record	 recs[TOKEND_LIST_CHUNK];
+	int			 all;
+	uid_t			 uid;
+	uint64_t		 from;		/* where the next part starts */
+	int			 paused;	/* stopped for the client to read */
+	int			 failed;	/* a frame could not be encoded */
 	size_t			 n;
+	struct proto_record	 recs[TOKEND_LIST_CHUNK];
 };
 
 static int
 list_cb(const struct token_record *r, void *arg)
 {
-	struct list_ctx	*ctx = arg;
+	struct listjob	*j = arg;
 
-	if (ctx->n == TOKEND_LIST_CHUNK) {
-		enc_list_result(&reply, ctx->recs, ctx->n, 1);
+	if (j->n == TOKEND_LIST_CHUNK) {
+		enc_list_result(&reply, j->recs, j->n, 1);
 		if (reply.failed) {
 			wbuf_reset(&reply);
+			j->failed = 1;
 			return -1;	/* one ERROR ends the series */
 		}
-		conn_send(ctx->c, &reply);
-		ctx->n = 0;
+		conn_send(j->c, &reply);
+		j->n = 0;
+		if (conn_output_full(j->c)) {
+			record_to_proto(r, &j->recs[j->n++]);
+			j->from = r->id + 1;
+			j->paused = 1;
+			return 1;
+		}
 	}
-	record_to_proto(r, &ctx->recs[ctx->n++]);
+	record_to_proto(r, &j->recs[j->n++]);
 	return 0;
 }
 
 static void
+list_cancel_cb(void *arg)
+{
+	free(arg);
+}
+
+/* One part of j; its connection waits for the next or goes on. */
+static void
+list_run(struct conn *c, void *arg)
+{
+	struct listjob	*j = arg;
+	int		 waiting = conn_state(c) == CONN_LISTING;
+
+	j->paused = 0;
+	if (j->from != 0 || j->n == 0) {
+		if (store_list(td->store, j->all, j->uid, j->from, list_cb, j) !=
+		    STORE_OK || j->failed) {
+			/* Frames already queued end with an error, not more=0. */
+			conn_error(c, PERR_STORE, "cannot read the token "
+			    "database");
+			goto done;
+		}
+	}
+	if (j->paused) {
+		if (!waiting)
+			conn_wait_drain(c, list_run, list_cancel_cb, j);
+		return;
+	}
+	enc_list_result(&reply, j->recs, j->n, 0);
+	conn_send(c, &reply);
+done:
+	free(j);
+	if (waiting)
+		conn_done(c);
+}
+
+static int
 handle_list(struct conn *c, const uint8_t *body, size_t len)
 {
 	struct msg_list		 m;
-	struct list_ctx		*ctx;
-	uid_t			 uid = c->uid;
-	int			 all;
+	struct listjob		*j;
+	uid_t			 uid = conn_peer(c)->uid;
+	int			 all, rc;
 
 	if (dec_list(body, len, &m) == -1) {
 		conn_error(c, PERR_MALFORMED, "malformed LIST");
-		return;
+		return CONN_FRAME_DONE;
 	}
 	all = (m.flags & LIST_F_ALL) != 0;
-	if (all && !c->is_admin) {
+	if (all && !conn_peer(c)->is_admin) {
 		conn_error(c, PERR_DENIED, "only admins may list every user's "
 		    "tokens");
-		return;
+		return CONN_FRAME_DONE;
 	}
-	if (!all && target_uid(c, m.user, &uid) == -1)
-		return;
-	if ((ctx = calloc(1, sizeof(*ctx))) == NULL) {
+	if (!all && (rc = target_uid(c, m.user, &uid)) != 0)
+		return rc == CONN_FRAME_RETRY ? rc : CONN_FRAME_DONE;
+	if ((j = calloc(1, sizeof(*j))) == NULL) {
 		conn_error(c, PERR_INTERNAL, "out of memory");
-		return;
+		return CONN_FRAME_DONE;
 	}
-	ctx->c = c;
-	if (store_list(td->store, all, uid, list_cb, ctx) != STORE_OK) {
-		/* Frames already queued end with an error instead of more=0. */
-		conn_error(c, PERR_STORE, "cannot read the token database");
-		free(ctx);
-		return;
-	}
-	enc_list_result(&reply, ctx->recs, ctx->n, 0);
-	conn_send(c, &reply);
-	free(ctx);
+	j->c = c;
+	j->all = all;
+	j->uid = uid;
+	list_run(c, j);
+	return CONN_FRAME_DONE;
 }
 
 /* A record the caller may act on: its own, or any for an admin. */
 static int
 may_touch(const struct conn *c, const struct token_record *r)
 {
-	return c->is_admin || r->uid == c->uid;
+	return conn_peer(c)->is_admin || r->uid == conn_peer(c)->uid;
 }
 
 static void
@@ -589,7 +699,7 @@ revoke_done(struct store_op *op)
 	pending_free(p, c);
 }
 
-static void
+static int
 handle_revoke(struct conn *c, const uint8_t *body, size_t len)
 {
 	struct msg_revoke	m;
@@ -599,23 +709,24 @@ handle_revoke(struct conn *c, const uint8_t *body, size_t len)
 
 	if (dec_revoke(body, len, &m) == -1) {
 		conn_error(c, PERR_MALFORMED, "malformed REVOKE");
-		return;
+		return CONN_FRAME_DONE;
 	}
 	if (tokenfmt_id_parse(m.id, &id) == -1) {
 		conn_error(c, PERR_INVALID, "not a token id: %.11s", m.id);
-		return;
+		return CONN_FRAME_DONE;
 	}
 	/* Another user's token is "not found" to a non-admin: ids don't leak. */
 	if (store_get_token(td->store, id, &rec) != STORE_OK ||
 	    !may_touch(c, &rec)) {
 		conn_error(c, PERR_NOT_FOUND, "no token %s", m.id);
-		return;
+		return CONN_FRAME_DONE;
 	}
 	if ((p = pending_new(c, STORE_OP_DEL, revoke_done)) == NULL)
-		return;
+		return CONN_FRAME_DONE;
 	p->op.id = id;
 	tokenfmt_id_str(id, p->id);
 	pending_submit(p);
+	return CONN_FRAME_DONE;
 }
 
 static void
@@ -636,9 +747,9 @@ revoke_all_done(struct store_op *op)
 	}
 	vcache_forget_all();
 	td->stats.revoked += op->count;
-	log_info("revoked all %u tokens of uid %u, caller uid %u pid %d",
-	    op->count, (unsigned)op->uid, (unsigned)p->caller_uid,
-	    (int)p->caller_pid);
+	log_info("revoked all %u token%s of uid %u, caller uid %u pid %d",
+	    op->count, op->count == 1 ? "" : "s", (unsigned)op->uid,
+	    (unsigned)p->caller_uid, (int)p->caller_pid);
 	if (c != NULL) {
 		enc_revoked(&reply, op->count);
 		conn_send(c, &reply);
@@ -646,23 +757,25 @@ revoke_all_done(struct store_op *op)
 	pending_free(p, c);
 }
 
-static void
+static int
 handle_revoke_all(struct conn *c, const uint8_t *body, size_t len)
 {
 	struct msg_revoke_all	m;
 	struct pending		*p;
 	uid_t			 uid;
+	int			 rc;
 
 	if (dec_revoke_all(body, len, &m) == -1) {
 		conn_error(c, PERR_MALFORMED, "malformed REVOKE_ALL");
-		return;
+		return CONN_FRAME_DONE;
 	}
-	if (target_uid(c, m.user, &uid) == -1)
-		return;
+	if ((rc = target_uid(c, m.user, &uid)) != 0)
+		return rc == CONN_FRAME_RETRY ? rc : CONN_FRAME_DONE;
 	if ((p = pending_new(c, STORE_OP_DEL_USER, revoke_all_done)) == NULL)
-		return;
+		return CONN_FRAME_DONE;
 	p->op.uid = uid;
 	pending_submit(p);
+	return CONN_FRAME_DONE;
 }
 
 /*
@@ -686,7 +799,24 @@ token_active(const char *text, struct token_claims *claims,
 	return 0;
 }
 
-static void
+#define OWNER_WAIT	-1	/* owner_usable(): a check must be waited for */
+
+/* Whether the owner's account lets the token be used (account.h): 1 or 0. */
+static int
+owner_usable(enum account_answer a)
+{
+	switch (a) {
+	case ACCOUNT_OK:
+		return 1;
+	case ACCOUNT_WAIT:
+		return OWNER_WAIT;
+	default:
+		td->stats.accounts_refused++;
+		return 0;
+	}
+}
+
+static int
 handle_exchange(struct conn *c, const uint8_t *body, size_t len)
 {
 	struct msg_exchange	m;
@@ -696,8 +826,10 @@ handle_exchange(struct conn *c, const uint8_t *body, size_t len)
 	const struct token_record *rec;
 	uint8_t			 tag[VCACHE_TAG_BYTES];
 	uint64_t		 mask = 0, jti;
-	int64_t			now = now_sec(), lifetime, exp;
+	uint32_t		 acct = 0;
+	int64_t			now = clock_now(), lifetime, exp;
 	uint8_t			i, j;
+	int			ret = CONN_FRAME_DONE, usable;
 
 	out.token[0] = '\0';
 	memset(&claims, 0, sizeof(claims));
@@ -705,7 +837,7 @@ handle_exchange(struct conn *c, const uint8_t *body, size_t len)
 		conn_error(c, PERR_MALFORMED, "malformed EXCHANGE");
 		goto done;
 	}
-	if (!ratelimit_allowed(RL_EXCHANGE, c->uid)) {
+	if (!ratelimit_allowed(RL_EXCHANGE, conn_peer(c)->uid)) {
 		td->stats.rate_limited++;
 		conn_error(c, PERR_RATE_LIMITED, "too many failed exchanges; "
 		    "try again later");
@@ -714,23 +846,36 @@ handle_exchange(struct conn *c, const uint8_t *body, size_t len)
 	rec = NULL;
 	if (td->conf.answer_cache) {
 		vcache_tag(m.token, strlen(m.token), tag);
-		rec = vcache_get_record(tag, now);
+		rec = vcache_get_record(tag, now, &acct);
 	}
 	if (rec == NULL) {
 		if (token_active(m.token, &claims, &found, now) == -1 ||
 		    claims.kind != TOKEN_REFRESH) {
-			ratelimit_fail(RL_EXCHANGE, c->uid);
+			ratelimit_fail(RL_EXCHANGE, conn_peer(c)->uid);
 			conn_error(c, PERR_INACTIVE, "the refresh token is not "
 			    "active");
 			log_info("exchange refused for caller uid %u pid %d",
-			    (unsigned)c->uid, (int)c->pid);
+			    (unsigned)conn_peer(c)->uid, (int)conn_peer(c)->pid);
 			goto done;
 		}
-		if (td->conf.answer_cache)
-			vcache_put_record(tag, now, &found);
+		usable = owner_usable(account_usable(found.uid, found.user,
+		    now, &acct));
+		if (usable == 1 && td->conf.answer_cache)
+			vcache_put_record(tag, now, &found, acct);
 		rec = &found;
-	} else
-		td->stats.exchanged_cached++;
+	} else {
+		usable = owner_usable(account_usable_ref(acct, now));
+		if (usable == 1)
+			td->stats.exchanged_cached++;
+	}
+	if (usable == OWNER_WAIT) {
+		ret = CONN_FRAME_RETRY;
+		goto done;
+	}
+	if (!usable) {
+		conn_error(c, PERR_INACTIVE, "the refresh token is not active");
+		goto done;
+	}
 	lifetime = m.lifetime ? m.lifetime : td->conf.access_default;
 	if (lifetime > td->conf.access_max) {
 		conn_error(c, PERR_INVALID, "an access token lives at most %lld "
@@ -770,16 +915,18 @@ handle_exchange(struct conn *c, const uint8_t *body, size_t len)
 			memcpy(out.rec.scopes[out.rec.nscopes++], rec->scopes[j],
 			    sizeof(rec->scopes[j]));
 	out.expires_in = (uint32_t)(exp - now);
-	enc_exchanged(&c->out, &out);	/* small and bounded: no scratch copy */
+	enc_exchanged(&reply, &out);
+	conn_send(c, &reply);
 	lastused_note(rec->id, now, rec->last_used);
 	td->stats.exchanged++;
 	log_debug("exchanged token %s for access token %s, caller uid %u",
-	    out.rec.parent, out.rec.id, (unsigned)c->uid);
+	    out.rec.parent, out.rec.id, (unsigned)conn_peer(c)->uid);
 done:
 	/* Only these hold secrets; the rest of the structs is public. */
 	explicit_bzero(m.token, sizeof(m.token));
 	explicit_bzero(out.token, sizeof(out.token));
 	explicit_bzero(&claims, sizeof(claims));
+	return ret;
 }
 
 /*
@@ -789,19 +936,18 @@ done:
 static void
 verify_cached(struct conn *c, const struct vcache_hit *hit, int64_t now)
 {
-	size_t	off = c->out.len;
-
-	wbuf_put(&c->out, hit->reply, hit->len);
-	if (c->out.failed)
+	wbuf_put(&reply, hit->reply, hit->len);
+	if (reply.failed)
 		return;
-	tokenfmt_store64(c->out.data + off + hit->last_used_off,
+	tokenfmt_store64(reply.data + hit->last_used_off,
 	    (uint64_t)lastused_get(hit->rid, hit->stored_last_used));
+	conn_send(c, &reply);
 	lastused_note(hit->rid, now, hit->stored_last_used);
 	td->stats.verified_active++;
 	td->stats.verified_cached++;
 }
 
-static void
+static int
 handle_verify(struct conn *c, const uint8_t *body, size_t len)
 {
 	struct msg_verify		m;
@@ -810,29 +956,41 @@ handle_verify(struct conn *c, const uint8_t *body, size_t len)
 	struct token_record		rec;
 	struct vcache_hit		hit;
 	uint8_t				tag[VCACHE_TAG_BYTES];
-	int64_t				now = now_sec(), until = 0;
-	size_t				off, last_used_off;
+	int64_t				now = clock_now(), until = 0;
+	uint32_t			acct = 0;
+	size_t				last_used_off;
 	uint8_t				j;
+	int				ret = CONN_FRAME_DONE, usable = 0;
 
 	if (dec_verify(body, len, &m) == -1) {
 		conn_error(c, PERR_MALFORMED, "malformed VERIFY");
-		return;
+		return CONN_FRAME_DONE;
 	}
 	out.active = 0;
-	if (!ratelimit_allowed(RL_VERIFY, c->uid)) {
-		td->stats.rate_limited++;
-		conn_error(c, PERR_RATE_LIMITED, "too many inactive tokens "
-		    "verified; try again later");
-		goto done;
-	}
 	if (td->conf.answer_cache) {
 		vcache_tag(m.token, strlen(m.token), tag);
 		if (vcache_get(tag, now, &hit) == 0) {
-			verify_cached(c, &hit, now);
-			goto done;
+			usable = owner_usable(account_usable_ref(hit.acct, now));
+			if (usable == 1) {
+				verify_cached(c, &hit, now);
+				goto done;
+			}
+			if (usable == OWNER_WAIT) {
+				ret = CONN_FRAME_RETRY;
+				goto done;
+			}
+			goto answer;	/* inactive */
 		}
 	}
 	if (token_active(m.token, &claims, &rec, now) == 0) {
+		usable = owner_usable(account_usable(rec.uid, rec.user, now,
+		    &acct));
+		if (usable == OWNER_WAIT) {
+			ret = CONN_FRAME_RETRY;
+			goto done;
+		}
+	}
+	if (usable == 1) {
 		out.active = 1;
 		record_to_proto(&rec, &out.rec);
 		until = rec.expires;
@@ -852,29 +1010,19 @@ handle_verify(struct conn *c, const uint8_t *body, size_t len)
 		}
 		lastused_note(rec.id, now, rec.last_used);
 		td->stats.verified_active++;
-	} else {
-		ratelimit_fail(RL_VERIFY, c->uid);
-		td->stats.verified_inactive++;
 	}
-	off = c->out.len;
-	last_used_off = enc_verify_result(&c->out, &out);	/* small and bounded */
-	if (out.active && !c->out.failed && td->conf.answer_cache)
-		vcache_put(tag, now, rec.id, until, rec.last_used, c->out.data + off,
-		    c->out.len - off, last_used_off - off);
+answer:
+	if (!out.active)
+		td->stats.verified_inactive++;
+	last_used_off = enc_verify_result(&reply, &out);	/* small and bounded */
+	if (out.active && !reply.failed && td->conf.answer_cache)
+		vcache_put(tag, now, rec.id, acct, until, rec.last_used,
+		    reply.data, reply.len, last_used_off);
+	conn_send(c, &reply);
 done:
 	explicit_bzero(m.token, sizeof(m.token));
 	explicit_bzero(&claims, sizeof(claims));
-}
-
-static unsigned
-pam_queue_len(void)
-{
-	struct conn	*q;
-	unsigned	 n = 0;
-
-	TAILQ_FOREACH(q, &td->pam_queue, qentry)
-		n++;
-	return n;
+	return ret;
 }
 
 static void
@@ -887,7 +1035,7 @@ status_add(struct msg_status_result *m, const char *key, uint64_t value)
 	m->counters[m->n++].value = value;
 }
 
-static void
+static int
 handle_status(struct conn *c, const uint8_t *body, size_t len)
 {
 	struct msg_status_result	*m;
@@ -898,21 +1046,24 @@ handle_status(struct conn *c, const uint8_t *body, size_t len)
 
 	if (dec_status(body, len) == -1) {
 		conn_error(c, PERR_MALFORMED, "malformed STATUS");
-		return;
+		return CONN_FRAME_DONE;
 	}
 	if ((m = calloc(1, sizeof(*m))) == NULL) {
 		conn_error(c, PERR_INTERNAL, "out of memory");
-		return;
+		return CONN_FRAME_DONE;
 	}
 	snprintf(m->version, sizeof(m->version), "%s", TOKEND_VERSION);
 	m->healthy = 1;
-	if (c->is_admin) {
+	if (conn_peer(c)->is_admin) {
 		store_get_stats(td->store, &ss);
-		status_add(m, "uptime_seconds", (uint64_t)(now_sec() - td->started));
-		status_add(m, "connections", td->nconns);
-		status_add(m, "pam_helpers", td->npam);
-		status_add(m, "pam_queued", pam_queue_len());
+		status_add(m, "uptime_seconds",
+		    (uint64_t)(clock_now() - td->started));
+		status_add(m, "connections", conn_count());
+		status_add(m, "pam_helpers", pamhelper_running());
+		status_add(m, "pam_queued", pamhelper_queued());
 		status_add(m, "writes_pending", writer_pending());
+		status_add(m, "lookups_pending", account_pending());
+		status_add(m, "accounts_disabled", account_disabled());
 		status_add(m, "tokens", ss.tokens);
 		status_add(m, "map_size_bytes", ss.map_size);
 		status_add(m, "map_used_bytes", ss.map_used);
@@ -928,6 +1079,7 @@ handle_status(struct conn *c, const uint8_t *body, size_t len)
 		status_add(m, "verified_active", s->verified_active);
 		status_add(m, "verified_inactive", s->verified_inactive);
 		status_add(m, "verified_cached", s->verified_cached);
+		status_add(m, "accounts_refused", s->accounts_refused);
 		status_add(m, "pam_failures", s->pam_failures);
 		status_add(m, "pam_timeouts", s->pam_timeouts);
 		status_add(m, "purged", s->purged);
@@ -944,4 +1096,5 @@ handle_status(struct conn *c, const uint8_t *body, size_t len)
 	enc_status_result(&reply, m);
 	conn_send(c, &reply);
 	free(m);
+	return CONN_FRAME_DONE;
 }

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -191,4 +192,16 @@ fatalx(const char *fmt, ...)
 	log_vlog(LOG_ERR, "fatal: ", 0, fmt, ap);
 	va_end(ap);
 	exit(1);
+}
+
+const char *
+log_time(int64_t t, char *buf, size_t size)
+{
+	struct tm	tm;
+	time_t		tt = (time_t)t;
+
+	if (gmtime_r(&tt, &tm) == NULL ||
+	    strftime(buf, size, "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
+		snprintf(buf, size, "%lld", (long long)t);
+	return buf;
 }

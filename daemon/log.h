@@ -7,6 +7,8 @@
 #define TOKEND_LOG_H
 
 #include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
 
 void	 log_init(int to_stderr, int debug);
 void	 log_set_debug(int debug);
@@ -21,5 +23,8 @@ void	 fatal(const char *, ...)
 	     __attribute__((format(printf, 1, 2), noreturn));
 void	 fatalx(const char *, ...)
 	     __attribute__((format(printf, 1, 2), noreturn));
+
+/* A Unix time as "2026-12-28 10:00:00 UTC", in buf. */
+const char *log_time(int64_t t, char *buf, size_t size);
 
 #endif /* TOKEND_LOG_H */

@@ -5,8 +5,8 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "clock.h"
 #include "daemon.h"
 #include "log.h"
 #include "ratelimit.h"
@@ -17,7 +17,8 @@
 struct bucket {
 	uint32_t	key;
 	int		used;
-	int		dry;		/* below one token: refusing (and logged) */
+	int		dry;		/* below one token: refusing */
+	int		logged;		/* this dry spell was logged */
 	double		tokens;
 	int64_t		stamp_ms;	/* when tokens was last brought up to date */
 };
@@ -27,18 +28,8 @@ static struct bucket	*tables[RL_NKINDS];
 static unsigned		 ndry[RL_NKINDS];
 
 static const char *const kind_names[RL_NKINDS] = {
-	"failed exchanges by uid", "inactive verifications by uid",
-	"failed authentications of uid",
+	"failed exchanges by uid", "failed authentications of uid",
 };
-
-static int64_t
-now_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void
 limits(enum rl_kind kind, double *burst, double *per_ms)
@@ -49,10 +40,6 @@ limits(enum rl_kind kind, double *burst, double *per_ms)
 	case RL_EXCHANGE:
 		b = td->conf.exchange_fail_burst;
 		r = td->conf.exchange_fail_per_minute;
-		break;
-	case RL_VERIFY:
-		b = td->conf.verify_fail_burst;
-		r = td->conf.verify_fail_per_minute;
 		break;
 	case RL_AUTH:
 		b = td->conf.auth_fail_burst;
@@ -74,6 +61,7 @@ refill(enum rl_kind kind, struct bucket *b, double burst, double per_ms,
 	b->stamp_ms = now;
 	if (b->tokens >= 1 && b->dry) {
 		b->dry = 0;
+		b->logged = 0;
 		ndry[kind]--;
 	}
 	if (b->tokens >= burst) {
@@ -88,7 +76,7 @@ lookup(enum rl_kind kind, uint32_t key, int create, double burst,
     double per_ms)
 {
 	struct bucket	*t, *b, *spare = NULL;
-	int64_t		 now = now_ms();
+	int64_t		 now = clock_mono_ms();
 	unsigned	 i, h = (key * 2654435761u) & (RL_SLOTS - 1);
 
 	if (tables[kind] == NULL &&
@@ -114,6 +102,18 @@ lookup(enum rl_kind kind, uint32_t key, int create, double burst,
 	return spare;
 }
 
+/* Once per dry spell: say that key is being refused, and until when. */
+static void
+refusing(enum rl_kind kind, struct bucket *b, double burst, double per_ms)
+{
+	if (b->logged)
+		return;
+	b->logged = 1;
+	log_warnx("rate limit: %s %u reached %.0f; refusing until the bucket "
+	    "refills (%.0f per minute)", kind_names[kind], (unsigned)b->key,
+	    burst, per_ms * 60000);
+}
+
 int
 ratelimit_allowed(enum rl_kind kind, uint32_t key)
 {
@@ -127,7 +127,10 @@ ratelimit_allowed(enum rl_kind kind, uint32_t key)
 		return 1;
 	if ((b = lookup(kind, key, 0, burst, per_ms)) == NULL)
 		return 1;
-	return b->tokens >= 1;
+	if (b->tokens >= 1)
+		return 1;
+	refusing(kind, b, burst, per_ms);
+	return 0;
 }
 
 void
@@ -144,9 +147,42 @@ ratelimit_fail(enum rl_kind kind, uint32_t key)
 	if (b->tokens < 1 && !b->dry) {
 		b->dry = 1;
 		ndry[kind]++;
-		log_warnx("rate limit: %s %u reached %.0f; refusing until "
-		    "the bucket refills (%.0f per minute)", kind_names[kind],
-		    (unsigned)key, burst, per_ms * 60000);
+	}
+}
+
+int
+ratelimit_take(enum rl_kind kind, uint32_t key)
+{
+	struct bucket	*b;
+	double		 burst, per_ms;
+
+	limits(kind, &burst, &per_ms);
+	if (burst == 0 || (b = lookup(kind, key, 1, burst, per_ms)) == NULL)
+		return 1;
+	if (b->tokens < 1) {
+		refusing(kind, b, burst, per_ms);
+		return 0;
+	}
+	ratelimit_fail(kind, key);
+	return 1;
+}
+
+void
+ratelimit_refund(enum rl_kind kind, uint32_t key)
+{
+	struct bucket	*b;
+	double		 burst, per_ms;
+
+	limits(kind, &burst, &per_ms);
+	if (burst == 0 || (b = lookup(kind, key, 0, burst, per_ms)) == NULL)
+		return;
+	b->tokens += 1;
+	if (b->tokens > burst)
+		b->tokens = burst;
+	if (b->tokens >= 1 && b->dry) {
+		b->dry = 0;
+		b->logged = 0;
+		ndry[kind]--;
 	}
 }
 

@@ -335,16 +335,16 @@ store_batch_end(struct store *st)
 }
 
 int
-store_list(struct store *st, int all, uint32_t uid,
+store_list(struct store *st, int all, uint32_t uid, uint64_t from,
     int (*cb)(const struct token_record *, void *), void *arg)
 {
 	struct token_record	 rec;
-	uint8_t			 ku[STORE_USER_KEY];
+	uint8_t			 ku[STORE_USER_KEY], kid[STORE_ID_KEY];
 	MDB_txn			*txn;
 	MDB_cursor		*cur = NULL;
 	MDB_val			 key, val;
 	MDB_cursor_op		 op;
-	int			 rc, ret = STORE_ERR, found;
+	int			 rc, ret = STORE_ERR, found, stop;
 
 	/* Its own txn, so cb may call store_get_token. */
 	if (mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn) != 0)
@@ -353,10 +353,11 @@ store_list(struct store *st, int all, uint32_t uid,
 	if (mdb_cursor_open(txn, all ? st->tokens : st->byuser, &cur) != 0)
 		goto out;
 
-	store_key_user(ku, uid, 0);
-	key.mv_size = sizeof ku;
-	key.mv_data = ku;
-	op = all ? MDB_FIRST : MDB_SET_RANGE;
+	store_key_user(ku, uid, from);
+	store_key_id(kid, from);
+	key.mv_size = all ? sizeof kid : sizeof ku;
+	key.mv_data = all ? kid : ku;
+	op = MDB_SET_RANGE;
 	for (; (rc = mdb_cursor_get(cur, &key, &val, op)) == 0; op = MDB_NEXT) {
 		if (all)
 			found = (store_decode(&key, &val, &rec) == 0);
@@ -371,8 +372,12 @@ store_list(struct store *st, int all, uint32_t uid,
 				goto out;
 			found = (found == 0 && rec.uid == uid);
 		}
-		if (found && cb(&rec, arg) != 0)
+		if (!found)
+			continue;
+		if ((stop = cb(&rec, arg)) < 0)
 			goto out;
+		if (stop > 0)
+			break;
 	}
 	if (rc == 0 || rc == MDB_NOTFOUND)
 		ret = STORE_OK;

@@ -25,6 +25,9 @@
 
 struct store;
 
+/* Expired records one purge deletes at most: a full batch means run again. */
+#define STORE_PURGE_BATCH	10000
+
 struct token_record {
 	uint64_t	id;
 	uint8_t		kind;			/* TOKEN_REFRESH */
@@ -116,10 +119,11 @@ int	 store_del_token(struct store *st, uint64_t id, struct token_record *rec,
 int	 store_del_user(struct store *st, uint32_t uid, unsigned *count,
 	     char **cause);
 /*
- * Call cb for each record of uid (all != 0: every record), in id order.
- * cb returns 0 to go on, -1 to stop (then store_list returns STORE_ERR).
+ * Call cb for each record of uid (all != 0: every record) whose id is
+ * from or above, in id order.  cb returns 0 to go on, 1 to stop there
+ * (STORE_OK), -1 to stop with an error (STORE_ERR).
  */
-int	 store_list(struct store *st, int all, uint32_t uid,
+int	 store_list(struct store *st, int all, uint32_t uid, uint64_t from,
 	     int (*cb)(const struct token_record *, void *), void *arg);
 /* Delete records whose expiry is <= now; *count receives how many. */
 int	 store_purge_expired(struct store *st, int64_t now, unsigned *count,

@@ -124,9 +124,9 @@ put_in(struct store *st, MDB_txn *txn, const struct token_record *rec,
 	uint64_t		 stale[STORE_STALE_MAX], id;
 	MDB_cursor		*cur = NULL;
 	MDB_val			 key, val;
-	size_t			 len, nstale = 0, i;
-	unsigned		 live = 0;
-	int			 rc, ret, found;
+	size_t			 len, nstale, i;
+	unsigned		 live;
+	int			 rc, ret, found, more;
 
 	if ((len = store_encode(rec, buf)) == 0) {
 		cause_set(cause, "invalid token record");
@@ -152,7 +152,17 @@ put_in(struct store *st, MDB_txn *txn, const struct token_record *rec,
 		goto fail;
 	}
 
-	/* Count the uid's live tokens and look for the name among them. */
+	/*
+	 * Count the uid's live tokens and look for the name among them.  Its
+	 * expired records go now, in this transaction: they are no use to
+	 * anyone, and counting only live ones while keeping the rest would
+	 * let a user who issues short-lived tokens grow the database past
+	 * max_per_user records between purges.
+	 */
+again:
+	live = 0;
+	nstale = 0;
+	more = 0;
 	if ((rc = mdb_cursor_open(txn, st->byuser, &cur)) != 0) {
 		ret = store_error(rc, "mdb_cursor_open", cause);
 		goto fail;
@@ -181,9 +191,10 @@ put_in(struct store *st, MDB_txn *txn, const struct token_record *rec,
 				ret = STORE_EXISTS;
 				goto fail;
 			}
-		} else if (strcmp(old.name, rec->name) == 0 &&
-		    nstale < STORE_STALE_MAX)
+		} else if (nstale < STORE_STALE_MAX)
 			stale[nstale++] = id;
+		else
+			more = 1;
 	}
 	if (rc != 0 && rc != MDB_NOTFOUND) {
 		ret = store_error(rc, "mdb_cursor_get", cause);
@@ -191,16 +202,17 @@ put_in(struct store *st, MDB_txn *txn, const struct token_record *rec,
 	}
 	mdb_cursor_close(cur);
 	cur = NULL;
-	if (max_per_user != 0 && live >= max_per_user) {
-		cause_set(cause, "uid %u has %u tokens", rec->uid, live);
-		ret = STORE_LIMIT;
-		goto fail;
-	}
-
 	for (i = 0; i < nstale; i++) {
 		ret = store_del_one(st, txn, stale[i], NULL, cause);
 		if (ret != STORE_OK && ret != STORE_NOTFOUND)
 			goto fail;
+	}
+	if (more)
+		goto again;
+	if (max_per_user != 0 && live >= max_per_user) {
+		cause_set(cause, "uid %u has %u tokens", rec->uid, live);
+		ret = STORE_LIMIT;
+		goto fail;
 	}
 
 	key.mv_size = sizeof k;

@@ -20,8 +20,8 @@
 #define STORE_ID_KEY		8
 #define STORE_USER_KEY		12
 #define STORE_EXPIRY_KEY	16
-#define STORE_PURGE_MAX		10000	/* records per store_purge_expired */
-#define STORE_STALE_MAX		16	/* expired same-name records per put */
+#define STORE_PURGE_MAX		STORE_PURGE_BATCH
+#define STORE_STALE_MAX		64	/* expired records of the uid deleted per pass of a put */
 
 struct store {
 	MDB_env		*env;

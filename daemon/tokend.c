@@ -21,15 +21,22 @@
 #include <event2/event.h>
 #include <sodium.h>
 
+#include "account.h"
+#include "clock.h"
+#include "conn.h"
 #include "daemon.h"
 #include "log.h"
+#include "pamhelper.h"
 #include "ratelimit.h"
+#include "helper.h"
 #include "store.h"
 #include "token.h"
 #include "vcache.h"
 #include "writer.h"
 
 #define STOP_GRACE_SEC	5
+#define PURGE_AGAIN_SEC	1	/* a purge that hit its batch limit goes on after this */
+#define FD_RESERVE	32	/* descriptors kept for the store, helpers, logs */
 
 static struct daemon	 daemon_state;
 struct daemon		*td = &daemon_state;
@@ -39,8 +46,11 @@ static const char	*flag_keys[] = { "socket_path", "db_dir", "key_file",
 			    "pam_service", "pam_confdir" };
 static const char	*flag_values[5];
 
-static struct event	*ev_purge, *ev_flush, *ev_stop, *ev_writer;
+static struct event	*ev_purge, *ev_purge_again, *ev_flush, *ev_stop, *ev_writer;
 static int		 socket_bound;	/* we created the socket file */
+
+static void	limit_connections(void);
+static void	warn_retired(const struct config *);
 static int		 ready_fd = -1;	/* pipe to the waiting parent */
 
 static void __attribute__((noreturn))
@@ -169,7 +179,14 @@ purge_done(struct store_op *op)
 	}
 	td->stats.purged += op->count;
 	if (op->count > 0)
-		log_info("purged %u expired tokens", op->count);
+		log_info("purged %u expired token%s", op->count,
+		    op->count == 1 ? "" : "s");
+	/* A full batch: there may be more; go on soon, not in an hour. */
+	if (op->count >= STORE_PURGE_BATCH && !td->stopping) {
+		struct timeval	tv = { PURGE_AGAIN_SEC, 0 };
+
+		event_add(ev_purge_again, &tv);
+	}
 }
 
 static void
@@ -182,7 +199,7 @@ purge_cb(evutil_socket_t fd, short events, void *arg)
 		return;		/* the last one is still being written */
 	memset(&purge_op, 0, sizeof(purge_op));
 	purge_op.type = STORE_OP_PURGE;
-	purge_op.now = (int64_t)time(NULL);
+	purge_op.now = clock_now();
 	purge_op.done = purge_done;
 	purge_busy = 1;
 	writer_submit(&purge_op);
@@ -242,6 +259,9 @@ reload(void)
 	td->conf = conf;
 	vcache_forget_all();	/* answers may depend on what changed */
 	resolve_groups();
+	limit_connections();
+	warn_retired(&td->conf);
+	account_configure();
 	arm_timers();
 	log_info("configuration reloaded from %s", td->conf_path);
 }
@@ -269,7 +289,7 @@ signal_cb(evutil_socket_t sig, short events, void *arg)
 		reload();
 		break;
 	case SIGCHLD:
-		pamhelper_reap();
+		helper_reap();
 		break;
 	case SIGTERM:
 	case SIGINT:
@@ -285,6 +305,54 @@ signal_cb(evutil_socket_t sig, short events, void *arg)
 		conn_stop_all();
 		break;
 	}
+}
+
+/*
+ * Every connection holds a descriptor: raise the soft limit to the hard
+ * one (the daemon uses epoll, never select), then keep max_connections
+ * below what is left, so accept(2) does not run out first.
+ */
+static void
+raise_fd_limit(void)
+{
+	struct rlimit	rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+			log_warn("setrlimit RLIMIT_NOFILE");
+	}
+}
+
+static void
+limit_connections(void)
+{
+	struct rlimit	rl;
+	rlim_t		room;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur == RLIM_INFINITY)
+		return;
+	room = rl.rlim_cur > FD_RESERVE + td->conf.max_pam_helpers ?
+	    rl.rlim_cur - FD_RESERVE - td->conf.max_pam_helpers : 1;
+	if (td->conf.max_connections > room) {
+		log_warnx("max_connections %u lowered to %u: the open-file limit "
+		    "is %llu", td->conf.max_connections, (unsigned)room,
+		    (unsigned long long)rl.rlim_cur);
+		td->conf.max_connections = (unsigned)room;
+		if (td->conf.max_connections_per_uid > td->conf.max_connections)
+			td->conf.max_connections_per_uid =
+			    td->conf.max_connections;
+	}
+}
+
+/* Keys that are read but no longer do anything. */
+static void
+warn_retired(const struct config *conf)
+{
+	if (conf->verify_fail_burst != TOKEND_DEF_VERIFY_FAIL_BURST ||
+	    conf->verify_fail_per_minute != TOKEND_DEF_VERIFY_FAIL_PER_MINUTE)
+		log_warnx("verify_fail_burst and verify_fail_per_minute are "
+		    "ignored: VERIFY has no failure limit (tokend.conf(5))");
 }
 
 static void
@@ -352,9 +420,11 @@ main(int argc, char **argv)
 	char		*cause = NULL;
 	int		 ch, foreground = 0, debug = 0, i;
 
-	/* A PAM helper started by the daemon (pamhelper.c). */
+	/* Helpers started by the daemon (helper.h). */
 	if (argc >= 2 && strcmp(argv[1], "--pam-helper") == 0)
-		pamhelper_exec_main(argc, argv);
+		pamchild_main(argc, argv);
+	if (argc >= 2 && strcmp(argv[1], "--account-helper") == 0)
+		accountchild_main(argc, argv);
 
 	while ((ch = getopt_long(argc, argv, "fc:dhV", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -393,15 +463,20 @@ main(int argc, char **argv)
 	if (!foreground)
 		daemonize_begin();
 
+	clock_init();
 	td->listen_fd = -1;
-	td->started = (int64_t)time(NULL);
-	TAILQ_INIT(&td->conns);
-	TAILQ_INIT(&td->pam_queue);
+	td->started = clock_now();
+	raise_fd_limit();
+	limit_connections();
+	warn_retired(&td->conf);
 	resolve_groups();
+	if (helper_init(&cause) == -1)
+		fatalx("%s", cause);
 	open_state();
 
 	if ((td->base = event_base_new()) == NULL)
 		fatalx("cannot create the event loop");
+	dispatch_init();
 	/* Before listener_open(), which unsets LISTEN_FDS once it took the socket. */
 	socket_bound = getenv("LISTEN_FDS") == NULL;
 	if (listener_open(&cause) == -1)
@@ -411,7 +486,7 @@ main(int argc, char **argv)
 		if (ev_sig[i] == NULL || event_add(ev_sig[i], NULL) == -1)
 			fatalx("cannot watch signal %d", sigs[i]);
 	}
-	if (pamhelper_init(&cause) == -1)
+	if (account_init(&cause) == -1)
 		fatalx("%s", cause);
 	if (writer_start(td->store, &cause) == -1)
 		fatalx("%s", cause ? cause : "cannot start the writer thread");
@@ -420,8 +495,9 @@ main(int argc, char **argv)
 	if (ev_writer == NULL || event_add(ev_writer, NULL) == -1)
 		fatalx("cannot watch the writer thread");
 	ev_purge = event_new(td->base, -1, EV_PERSIST, purge_cb, NULL);
+	ev_purge_again = evtimer_new(td->base, purge_cb, NULL);
 	ev_flush = event_new(td->base, -1, EV_PERSIST, flush_cb, NULL);
-	if (ev_purge == NULL || ev_flush == NULL)
+	if (ev_purge == NULL || ev_purge_again == NULL || ev_flush == NULL)
 		fatalx("cannot create timers");
 	arm_timers();
 	purge_cb(-1, 0, NULL);
@@ -446,10 +522,12 @@ main(int argc, char **argv)
 	for (i = 0; i < 4; i++)
 		event_free(ev_sig[i]);
 	event_free(ev_purge);
+	event_free(ev_purge_again);
 	event_free(ev_flush);
 	if (ev_stop != NULL)
 		event_free(ev_stop);
 	listener_close();
+	account_free();
 	lastused_free();
 	vcache_free();
 	ratelimit_free();

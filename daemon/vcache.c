@@ -24,6 +24,7 @@ struct slot {
 	int64_t		stored_last_used;
 	uint32_t	gen;		/* gens[rid] when filled */
 	uint32_t	epoch;		/* epoch when filled */
+	uint32_t	acct;		/* the owner's account handle (account.h) */
 	uint16_t	len;
 	uint16_t	last_used_off;
 	uint8_t		reply[VCACHE_REPLY_MAX];
@@ -34,6 +35,7 @@ struct rslot {
 	uint8_t			tag[VCACHE_TAG_BYTES];
 	uint32_t		gen;
 	uint32_t		epoch;
+	uint32_t		acct;
 	struct token_record	rec;
 };
 
@@ -136,6 +138,7 @@ vcache_get(const uint8_t tag[VCACHE_TAG_BYTES], int64_t now,
 		return -1;
 	}
 	hit->rid = s->rid;
+	hit->acct = s->acct;
 	hit->stored_last_used = s->stored_last_used;
 	hit->reply = s->reply;
 	hit->len = s->len;
@@ -145,8 +148,8 @@ vcache_get(const uint8_t tag[VCACHE_TAG_BYTES], int64_t now,
 
 void
 vcache_put(const uint8_t tag[VCACHE_TAG_BYTES], int64_t now, uint64_t rid,
-    int64_t until, int64_t stored_last_used, const uint8_t *reply, size_t len,
-    size_t last_used_off)
+    uint32_t acct, int64_t until, int64_t stored_last_used,
+    const uint8_t *reply, size_t len, size_t last_used_off)
 {
 	struct slot	*s, *set;
 	uint32_t	 n;
@@ -169,6 +172,7 @@ vcache_put(const uint8_t tag[VCACHE_TAG_BYTES], int64_t now, uint64_t rid,
 	}
 	memcpy(s->tag, tag, VCACHE_TAG_BYTES);
 	s->rid = rid;
+	s->acct = acct;
 	s->until = until;
 	s->stored_last_used = stored_last_used;
 	s->gen = gens[rid & (VCACHE_GENS - 1)];
@@ -191,7 +195,8 @@ rslot_find(const uint8_t tag[VCACHE_TAG_BYTES])
 }
 
 const struct token_record *
-vcache_get_record(const uint8_t tag[VCACHE_TAG_BYTES], int64_t now)
+vcache_get_record(const uint8_t tag[VCACHE_TAG_BYTES], int64_t now,
+    uint32_t *acct)
 {
 	struct rslot	*s;
 
@@ -201,12 +206,13 @@ vcache_get_record(const uint8_t tag[VCACHE_TAG_BYTES], int64_t now)
 		s->rec.id = 0;
 		return NULL;
 	}
+	*acct = s->acct;
 	return &s->rec;
 }
 
 void
 vcache_put_record(const uint8_t tag[VCACHE_TAG_BYTES], int64_t now,
-    const struct token_record *rec)
+    const struct token_record *rec, uint32_t acct)
 {
 	struct rslot	*s, *set;
 	uint32_t	 n;
@@ -229,6 +235,7 @@ vcache_put_record(const uint8_t tag[VCACHE_TAG_BYTES], int64_t now,
 	memcpy(s->tag, tag, VCACHE_TAG_BYTES);
 	s->gen = gens[rec->id & (VCACHE_GENS - 1)];
 	s->epoch = epoch;
+	s->acct = acct;
 	s->rec = *rec;
 }
 

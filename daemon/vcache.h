@@ -34,6 +34,7 @@ struct token_record;
 
 struct vcache_hit {
 	uint64_t	 rid;
+	uint32_t	 acct;			/* the owner's account handle */
 	int64_t		 stored_last_used;	/* the record's, when cached */
 	const uint8_t	*reply;			/* a whole VERIFY_RESULT frame */
 	size_t		 len;
@@ -51,17 +52,20 @@ int	 vcache_get(const uint8_t tag[VCACHE_TAG_BYTES], int64_t now,
 /*
  * Keep a positive answer, valid until `until` (exclusive).  reply/len is
  * the whole VERIFY_RESULT frame; last_used_off the offset of its
- * last_used field.
+ * last_used field.  acct is the owner's account handle (account.h): an
+ * answer is given again only while the account is usable, checked on
+ * every hit.
  */
 void	 vcache_put(const uint8_t tag[VCACHE_TAG_BYTES], int64_t now,
-	     uint64_t rid, int64_t until, int64_t stored_last_used,
-	     const uint8_t *reply, size_t len, size_t last_used_off);
-/* The refresh record cached for tag, valid now; NULL when none. */
+	     uint64_t rid, uint32_t acct, int64_t until,
+	     int64_t stored_last_used, const uint8_t *reply, size_t len,
+	     size_t last_used_off);
+/* The refresh record cached for tag, valid now, and its *acct; NULL when none. */
 const struct token_record *vcache_get_record(
-	     const uint8_t tag[VCACHE_TAG_BYTES], int64_t now);
+	     const uint8_t tag[VCACHE_TAG_BYTES], int64_t now, uint32_t *acct);
 /* Keep rec (a refresh record that passed every check) until rec->expires. */
 void	 vcache_put_record(const uint8_t tag[VCACHE_TAG_BYTES], int64_t now,
-	     const struct token_record *rec);
+	     const struct token_record *rec, uint32_t acct);
 void	 vcache_forget(uint64_t rid);
 void	 vcache_forget_all(void);
 

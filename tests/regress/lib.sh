@@ -198,6 +198,20 @@ expect_json() {
 		fail "$1" "expected: $2" "json: $(printf '%s' "$3" | head -c 600)" "result: $r"; fi
 }
 
+# wait_for SECONDS CMD...: run CMD until it succeeds, at most SECONDS long.
+# For conditions the daemon reaches in its own time: never a fixed sleep.
+wait_for() {
+	local end=$((SECONDS + $1))
+	shift
+	until "$@"; do
+		[ "$SECONDS" -ge "$end" ] && return 1
+		sleep 0.05
+	done
+}
+
+# wait_log REGEX: the daemon log matches (extended REGEX) within CMD_TIMEOUT.
+wait_log() { wait_for "$CMD_TIMEOUT" grep -Eq -- "$1" "$T/daemon.log"; }
+
 # ---------------------------------------------------------------- set-up
 
 find_module() { # find_module SUBDIR NAME
@@ -366,6 +380,9 @@ stop_daemon() {
 	DAEMON_PID=
 	sanitizer_check
 }
+
+# pam_helpers [PID]: the daemon's PAM helper processes (not its account helper).
+pam_helpers() { pgrep -P "${1:-$DAEMON_PID}" -f -- '--pam-helper'; }
 
 # kill9_daemon: SIGKILL, no clean-up by the daemon.
 kill9_daemon() {

@@ -7,6 +7,11 @@
   rawclient.py SOCKET issue-hang WAIT   send ISSUE, read the CONV, never answer
   rawclient.py SOCKET hold N WAIT       open N connections, report how many the
                                         daemon closed or refused within WAIT s
+  rawclient.py SOCKET verify-flood N    N VERIFYs of well-formed tokens that do
+                                        not exist, then one of the token on stdin;
+                                        reports the answers
+  rawclient.py - forge                  print a well-formed refresh token that
+                                        does not exist (valid checksum)
 
 Prints one JSON object: closed (the daemon closed the connection), elapsed
 (seconds until it did, or until WAIT ran out), frames (response types in
@@ -14,13 +19,31 @@ order), errors (codes of ERROR frames), error_at (seconds until the first
 ERROR frame), conv (prompt texts).
 """
 import json
+import os
 import socket
 import struct
 import sys
 import time
+import zlib
 
-MSG_ISSUE, MSG_STATUS = 0x01, 0x08
-MSG_ERROR, MSG_CONV = 0x80, 0x81
+MSG_ISSUE, MSG_VERIFY, MSG_STATUS = 0x01, 0x07, 0x08
+MSG_ERROR, MSG_CONV, MSG_VERIFY_RESULT = 0x80, 0x81, 0x86
+B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+
+def b62(v, width):
+    out = ""
+    for _ in range(width):
+        v, d = divmod(v, 62)
+        out = B62[d] + out
+    return out
+
+
+def forge(prefix="tkr_", blocks=4):
+    """A token of the right form and checksum whose secret nobody issued."""
+    body = "".join(b62(int.from_bytes(os.urandom(8), "big"), 11) for _ in range(blocks))
+    text = prefix + body
+    return text + b62(zlib.crc32(text.encode()), 6)
 
 
 def frame(mtype, body=b"", version=1, magic=b"TK", length=None):
@@ -93,9 +116,55 @@ def read_frames(s, wait, stop_on=()):
     return res
 
 
+def read_answers(s, n):
+    """Read n whole frames; returns their (type, body) list."""
+    out, buf = [], b""
+    s.settimeout(20)
+    while len(out) < n:
+        data = s.recv(65536)
+        if not data:
+            break
+        buf += data
+        while len(buf) >= 8:
+            (length,) = struct.unpack(">I", buf[4:8])
+            if len(buf) < 8 + length:
+                break
+            out.append((buf[3], buf[8:8 + length]))
+            buf = buf[8 + length:]
+    return out
+
+
+def verify_flood(path, n, token):
+    s = connect(path)
+    res = {"inactive": 0, "active": 0, "errors": [], "last": None}
+    left = n
+    while left > 0:
+        k = min(left, 200)
+        s.sendall(b"".join(frame(MSG_VERIFY, pstr(forge())) for _ in range(k)))
+        for mtype, body in read_answers(s, k):
+            if mtype == MSG_VERIFY_RESULT:
+                res["active" if body[:1] == b"\x01" else "inactive"] += 1
+            elif mtype == MSG_ERROR:
+                res["errors"].append(struct.unpack(">H", body[:2])[0])
+        left -= k
+    s.sendall(frame(MSG_VERIFY, pstr(token)))
+    ans = read_answers(s, 1)
+    if ans:
+        mtype, body = ans[0]
+        res["last"] = ("active" if body[:1] == b"\x01" else "inactive") \
+            if mtype == MSG_VERIFY_RESULT else "error %d" % struct.unpack(">H", body[:2])[0]
+    return res
+
+
 def main():
     path, mode = sys.argv[1], sys.argv[2]
     args = sys.argv[3:]
+    if mode == "forge":
+        print(forge())
+        return
+    if mode == "verify-flood":
+        print(json.dumps(verify_flood(path, int(args[0]), sys.stdin.readline().strip())))
+        return
     if mode == "send":
         s = connect(path)
         try:

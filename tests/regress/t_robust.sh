@@ -178,7 +178,7 @@ expect_rc "its access token is inactive too" 1
 
 # --- no PAM helper processes left behind
 sleep 0.5
-KIDS=$(pgrep -P "$DAEMON_PID" | wc -l)
+KIDS=$(pam_helpers | wc -l)
 expect_eq "no PAM helper processes left after the timeouts" 0 "$KIDS"
 
 stop_daemon

@@ -233,7 +233,7 @@ if is_root && [ -f "$TESTMOD" ]; then
 	BG_PIDS="$BG_PIDS $NBI"
 	HELPER=
 	for _ in $(seq 1 20); do
-		HELPER=$(pgrep -P "$DAEMON_PID" | head -n 1)
+		HELPER=$(pam_helpers | head -n 1)
 		[ -n "$HELPER" ] && break
 		sleep 0.1
 	done

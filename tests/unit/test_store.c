@@ -21,6 +21,7 @@ struct ids {
 	uint32_t	uid[64];
 	size_t		n;
 	size_t		stop_after;	/* 0: never stop */
+	int		stop_ok;	/* stop with 1 (no error), not -1 */
 };
 
 static void
@@ -40,21 +41,29 @@ mkrec(struct token_record *rec, uint64_t id, uint32_t uid, const char *name,
 	snprintf(rec->scopes[0], sizeof rec->scopes[0], "read");
 }
 
+/* A put as if made at time now (records expired then are purged). */
 static int
-put(struct store *st, uint64_t id, uint32_t uid, const char *name,
-    int64_t expires, unsigned max)
+put_at(struct store *st, uint64_t id, uint32_t uid, const char *name,
+    int64_t expires, unsigned max, int64_t now)
 {
 	struct token_record	 rec;
 	char			*cause = NULL;
 	int			 ret;
 
 	mkrec(&rec, id, uid, name, expires);
-	ret = store_put_token(st, &rec, max, NOW, &cause);
+	ret = store_put_token(st, &rec, max, now, &cause);
 	if ((ret == STORE_OK) != (cause == NULL))
 		fprintf(stderr, "put %llu: result %d but cause %s\n",
 		    (unsigned long long)id, ret, cause ? cause : "NULL");
 	free(cause);
 	return (ret);
+}
+
+static int
+put(struct store *st, uint64_t id, uint32_t uid, const char *name,
+    int64_t expires, unsigned max)
+{
+	return (put_at(st, id, uid, name, expires, max, NOW));
 }
 
 static int
@@ -68,7 +77,7 @@ collect_cb(const struct token_record *rec, void *arg)
 	}
 	ids->n++;
 	if (ids->stop_after != 0 && ids->n >= ids->stop_after)
-		return (-1);
+		return (ids->stop_ok ? 1 : -1);
 	return (0);
 }
 
@@ -76,7 +85,7 @@ static size_t
 list(struct store *st, int all, uint32_t uid, struct ids *ids)
 {
 	memset(ids, 0, sizeof *ids);
-	if (store_list(st, all, uid, collect_cb, ids) != STORE_OK)
+	if (store_list(st, all, uid, 0, collect_cb, ids) != STORE_OK)
 		return ((size_t)-1);
 	return (ids->n);
 }
@@ -344,6 +353,39 @@ test_names_limits(struct store *st)
 	    "expired tokens do not count toward the limit");
 	CHECK(put(st, 132, 3001, "more", NOW + 100, 1) == STORE_LIMIT,
 	    "but live ones do");
+	CHECK(store_get_token(st, 130, &got) == STORE_NOTFOUND,
+	    "the put deleted the uid's expired record");
+}
+
+/*
+ * A user who issues short-lived tokens must not grow the database past
+ * the limit: expired records go when the next one is put, however many.
+ */
+static void
+test_quota_expired(struct store *st)
+{
+	struct ids	ids;
+	uint64_t	id;
+	int		ok = 1;
+
+	char		name[16];
+
+	for (id = 5000; id < 5200; id++) {
+		snprintf(name, sizeof name, "t%u", (unsigned)id);
+		if (put_at(st, id, 3002, name, NOW - 1, 0, NOW - 10) != STORE_OK)
+			ok = 0;
+	}
+	CHECK(ok && list(st, 0, 3002, &ids) == 200,
+	    "200 records of uid 3002, all expired by NOW");
+	CHECK(put(st, 5300, 3002, "one", NOW + 100, 3) == STORE_OK,
+	    "a put with a limit of 3 succeeds");
+	CHECK(list(st, 0, 3002, &ids) == 1 && ids.id[0] == 5300,
+	    "and leaves only the live record: all 200 expired ones went");
+	CHECK(put(st, 5301, 3002, "two", NOW + 100, 3) == STORE_OK &&
+	    put(st, 5302, 3002, "three", NOW + 100, 3) == STORE_OK &&
+	    put(st, 5303, 3002, "four", NOW + 100, 3) == STORE_LIMIT,
+	    "the limit still counts live records");
+	CHECK(list(st, 0, 3002, &ids) == 3, "three records, not more");
 }
 
 static void
@@ -389,8 +431,21 @@ test_delete_list(struct store *st)
 
 	memset(&ids, 0, sizeof ids);
 	ids.stop_after = 2;
-	CHECK(store_list(st, 1, 0, collect_cb, &ids) == STORE_ERR &&
+	CHECK(store_list(st, 1, 0, 0, collect_cb, &ids) == STORE_ERR &&
 	    ids.n == 2, "callback -1 stops the list");
+	memset(&ids, 0, sizeof ids);
+	ids.stop_after = 1;
+	ids.stop_ok = 1;
+	CHECK(store_list(st, 0, 1000, 0, collect_cb, &ids) == STORE_OK &&
+	    ids.n == 1 && ids.id[0] == 100, "callback 1 stops the list, no error");
+	memset(&ids, 0, sizeof ids);
+	CHECK(store_list(st, 0, 1000, 101, collect_cb, &ids) == STORE_OK &&
+	    ids.n == 1 && ids.id[0] == 102,
+	    "a list of uid 1000 resumed from id 101 starts at 102");
+	memset(&ids, 0, sizeof ids);
+	CHECK(store_list(st, 1, 0, 102, collect_cb, &ids) == STORE_OK &&
+	    ids.n == n - 2 && ids.id[0] == 102,
+	    "a list of all resumed from id 102 skips 100 and 101");
 
 	CHECK(store_del_user(st, 3000, &count, &cause) == STORE_OK &&
 	    count == 4, "delete user removes four");
@@ -398,7 +453,8 @@ test_delete_list(struct store *st)
 	CHECK(list(st, 0, 3000, &ids) == 0, "uid 3000 lists nothing");
 	CHECK(store_get_token(st, 120, &got) == STORE_NOTFOUND,
 	    "its tokens are gone");
-	CHECK(list(st, 0, 3001, &ids) == 2, "neighbouring uid untouched");
+	CHECK(list(st, 0, 3001, &ids) == 1 && ids.id[0] == 131,
+	    "neighbouring uid untouched (its live token; the put purged 130)");
 	CHECK(store_del_user(st, 3000, &count, &cause) == STORE_OK &&
 	    count == 0, "delete user again removes none");
 	CHECK(list(st, 1, 0, &ids) == n - 4, "list all lost four");
@@ -413,10 +469,15 @@ test_purge(struct store *st)
 	unsigned		 count = 99;
 	size_t			 i, expired = 0, before;
 
-	CHECK(put(st, 200, 4000, "p1", NOW - 50, 0) == STORE_OK, "put p1");
-	CHECK(put(st, 201, 4000, "p2", NOW, 0) == STORE_OK, "put p2");
-	CHECK(put(st, 202, 4000, "p3", NOW + 1, 0) == STORE_OK, "put p3");
-	CHECK(put(st, 203, 4001, "p4", NOW - 1, 0) == STORE_OK, "put p4");
+	/* Put at NOW - 100, when none had expired (a put purges those). */
+	CHECK(put_at(st, 200, 4000, "p1", NOW - 50, 0, NOW - 100) == STORE_OK,
+	    "put p1");
+	CHECK(put_at(st, 201, 4000, "p2", NOW, 0, NOW - 100) == STORE_OK,
+	    "put p2");
+	CHECK(put_at(st, 202, 4000, "p3", NOW + 1, 0, NOW - 100) == STORE_OK,
+	    "put p3");
+	CHECK(put_at(st, 203, 4001, "p4", NOW - 1, 0, NOW - 100) == STORE_OK,
+	    "put p4");
 
 	before = list(st, 1, 0, &ids);
 	for (i = 0; i < ids.n; i++) {
@@ -627,6 +688,7 @@ main(void)
 
 	test_roundtrip(st);
 	test_names_limits(st);
+	test_quota_expired(st);
 	test_delete_list(st);
 	test_purge(st);
 	test_last_used(st);

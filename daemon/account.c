@@ -1,0 +1,738 @@
+/*
+ * Users and accounts, daemon side (account.h): the cache of answers, the
+ * queue of questions, the helper process and the background re-check.
+ *
+ * Entries live in one array and are never moved or freed while the
+ * daemon runs, so their index is a stable handle (account_usable_ref);
+ * a hash table of indices finds them by kind, uid and name.  Questions
+ * wait in two queues: "urgent" when a request waits for the answer,
+ * "background" for re-checks, of which only a few are in flight at once
+ * so that an urgent question never queues behind many of them.
+ */
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <sodium.h>
+
+#include "account.h"
+#include "clock.h"
+#include "conn.h"
+#include "daemon.h"
+#include "log.h"
+#include "helper.h"
+#include "util.h"
+
+#define NSS_TTL			60	/* seconds a found user is trusted */
+#define NSS_NEG_TTL		5	/* ... and a missing one */
+#define ERROR_TTL		1	/* a failed look-up is retried after this */
+#define MAX_INFLIGHT		64	/* questions sent, not yet answered */
+#define MAX_BG_INFLIGHT		4	/* of which re-checks */
+#define MAX_ENTRIES		(1u << 20)
+#define RESPAWN_MS		1000
+#define SWEEP_MS		1000
+
+enum kind { K_BY_UID, K_BY_NAME, K_ACCOUNT };
+enum estate { S_UNKNOWN, S_OK, S_NONE, S_ERROR };
+
+struct entry {
+	uint8_t		 kind;
+	uint8_t		 state;
+	uint8_t		 shown;		/* ACCOUNT: S_OK or S_NONE as last logged */
+	uint8_t		 queued;	/* waits: 1 in background, 2 in urgent */
+	uint8_t		 sent;		/* with the helper */
+	uint8_t		 used;		/* ACCOUNT: used since its last check went out */
+	uint32_t	 uid;		/* key (BY_UID, ACCOUNT) or answer (BY_NAME) */
+	char		*name;		/* key (BY_NAME, ACCOUNT) or answer (BY_UID) */
+	int64_t		 when;		/* clock_now() of the last answer */
+};
+
+/* A ring of entry indices. */
+struct fifo {
+	uint32_t	*v;
+	size_t		 head;
+	size_t		 len;
+	size_t		 cap;
+};
+
+static struct entry	*ents;		/* [0] unused: handles are never 0 */
+static uint32_t		 nents, capents;
+static uint32_t		*slots;		/* hash table of indices, 0 = empty */
+static size_t		 nslots;
+static uint8_t		 hkey[crypto_shorthash_KEYBYTES];
+static struct fifo	 urgent, background, inflight;
+static unsigned		 bg_inflight;
+static unsigned		 ndisabled;
+
+static pid_t		 helper_pid = -1;
+static int		 helper_fd = -1;
+static struct event	*ev_helper, *ev_timeout, *ev_respawn, *ev_sweep;
+
+static void	account_read_cb(evutil_socket_t, short, void *);
+static void	account_timeout_cb(evutil_socket_t, short, void *);
+static void	account_respawn_cb(evutil_socket_t, short, void *);
+static void	account_sweep_cb(evutil_socket_t, short, void *);
+static void	account_pump(void);
+
+/* ---- small containers ---- */
+
+static int
+fifo_push(struct fifo *f, uint32_t idx)
+{
+	uint32_t	*v;
+	size_t		 cap, i;
+
+	if (f->len == f->cap) {
+		cap = f->cap ? f->cap * 2 : 64;
+		if ((v = calloc(cap, sizeof(*v))) == NULL)
+			return -1;
+		for (i = 0; i < f->len; i++)
+			v[i] = f->v[(f->head + i) % f->cap];
+		free(f->v);
+		f->v = v;
+		f->cap = cap;
+		f->head = 0;
+	}
+	f->v[(f->head + f->len) % f->cap] = idx;
+	f->len++;
+	return 0;
+}
+
+static uint32_t
+fifo_pop(struct fifo *f)
+{
+	uint32_t	idx;
+
+	if (f->len == 0)
+		return 0;
+	idx = f->v[f->head];
+	f->head = (f->head + 1) % f->cap;
+	f->len--;
+	return idx;
+}
+
+static void
+fifo_free(struct fifo *f)
+{
+	free(f->v);
+	memset(f, 0, sizeof(*f));
+}
+
+static uint64_t
+entry_hash(enum kind kind, uint32_t uid, const char *name)
+{
+	uint8_t		buf[5 + TOKEND_USER_MAX], out[crypto_shorthash_BYTES];
+	size_t		len = 5, n;
+	uint64_t	h;
+
+	buf[0] = (uint8_t)kind;
+	memcpy(buf + 1, &uid, 4);
+	if (kind != K_BY_UID) {
+		n = strnlen(name, TOKEND_USER_MAX);
+		memcpy(buf + 5, name, n);
+		len += n;
+		if (kind == K_BY_NAME)
+			memset(buf + 1, 0, 4);
+	}
+	crypto_shorthash(out, buf, len, hkey);
+	memcpy(&h, out, sizeof(h));
+	return h;
+}
+
+static int
+entry_is(const struct entry *e, enum kind kind, uint32_t uid,
+    const char *name)
+{
+	if (e->kind != kind)
+		return 0;
+	switch (kind) {
+	case K_BY_UID:
+		return e->uid == uid;
+	case K_BY_NAME:
+		return strcmp(e->name, name) == 0;
+	case K_ACCOUNT:
+		return e->uid == uid && strcmp(e->name, name) == 0;
+	}
+	return 0;
+}
+
+static uint32_t
+entry_find(enum kind kind, uint32_t uid, const char *name)
+{
+	size_t		i;
+	uint32_t	idx;
+
+	if (nslots == 0)
+		return 0;
+	for (i = entry_hash(kind, uid, name) & (nslots - 1);
+	    (idx = slots[i]) != 0; i = (i + 1) & (nslots - 1))
+		if (entry_is(&ents[idx], kind, uid, name))
+			return idx;
+	return 0;
+}
+
+static void
+slot_insert(uint32_t idx)
+{
+	const struct entry	*e = &ents[idx];
+	size_t			 i;
+
+	for (i = entry_hash(e->kind, e->uid, e->name) & (nslots - 1);
+	    slots[i] != 0; i = (i + 1) & (nslots - 1))
+		;
+	slots[i] = idx;
+}
+
+/* The entry for a key, made when missing; 0 when out of memory. */
+static uint32_t
+entry_get(enum kind kind, uint32_t uid, const char *name)
+{
+	struct entry	*e;
+	uint32_t	 idx, *ns, i;
+	size_t		 n;
+
+	if ((idx = entry_find(kind, uid, name)) != 0)
+		return idx;
+	if (nents + 1 >= MAX_ENTRIES)
+		return 0;
+	if (nents + 1 >= capents) {
+		n = capents ? capents * 2 : 256;
+		if ((e = reallocarray(ents, n, sizeof(*e))) == NULL)
+			return 0;
+		memset(e + capents, 0, (n - capents) * sizeof(*e));
+		ents = e;
+		capents = (uint32_t)n;
+		if (nents == 0)
+			nents = 1;	/* index 0 stays unused */
+	}
+	if ((size_t)(nents + 1) * 2 > nslots) {
+		n = nslots ? nslots * 2 : 512;
+		if ((ns = calloc(n, sizeof(*ns))) == NULL)
+			return 0;
+		free(slots);
+		slots = ns;
+		nslots = n;
+		for (i = 1; i < nents; i++)
+			slot_insert(i);
+	}
+	e = &ents[nents];
+	memset(e, 0, sizeof(*e));
+	e->kind = (uint8_t)kind;
+	e->uid = kind == K_BY_NAME ? 0 : uid;
+	if (kind != K_BY_UID && (e->name = strdup(name)) == NULL)
+		return 0;
+	if (kind == K_BY_UID && (e->name = strdup("")) == NULL)
+		return 0;
+	idx = nents++;
+	slot_insert(idx);
+	return idx;
+}
+
+/* ---- the helper ---- */
+
+static void
+helper_arm_timeout(void)
+{
+	struct timeval	tv = { td->conf.lookup_timeout, 0 };
+
+	if (inflight.len > 0)
+		event_add(ev_timeout, &tv);
+	else
+		event_del(ev_timeout);
+}
+
+static int
+helper_start(void)
+{
+	char	 name[] = "tokend-account-helper", flag[] = "--account-helper";
+	char	*argv[] = { name, flag, td->conf.pam_service,
+		    td->conf.pam_confdir, NULL };
+	int	 sv[2];
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1) {
+		log_warn("account helper: socketpair");
+		return -1;
+	}
+	if ((helper_pid = helper_spawn(sv[1], argv, ACCOUNT_HELPER_NICE)) ==
+	    -1) {
+		log_warn("cannot start the account helper (%s)", helper_path());
+		close(sv[0]);
+		close(sv[1]);
+		return -1;
+	}
+	close(sv[1]);
+	helper_fd = sv[0];
+	fcntl(helper_fd, F_SETFL, fcntl(helper_fd, F_GETFL) | O_NONBLOCK);
+	if ((ev_helper = event_new(td->base, helper_fd, EV_READ | EV_PERSIST,
+	    account_read_cb, NULL)) == NULL ||
+	    event_add(ev_helper, NULL) == -1) {
+		log_warnx("account helper: cannot watch its socket");
+		return -1;
+	}
+	log_debug("account helper %d started", (int)helper_pid);
+	return 0;
+}
+
+/*
+ * An answer of a failed look-up: a fresh answer it was to renew stays
+ * (and is asked again soon); otherwise the entry is an error for a while.
+ */
+static void
+entry_failed(struct entry *e, int64_t now)
+{
+	int64_t	ttl = e->kind == K_ACCOUNT ? td->conf.account_recheck :
+		    e->state == S_OK ? NSS_TTL : NSS_NEG_TTL;
+
+	if ((e->state == S_OK || e->state == S_NONE) && now - e->when < ttl) {
+		e->used = 1;
+		return;
+	}
+	e->state = S_ERROR;
+	e->when = now;
+}
+
+/* The helper is stuck or gone: what it held fails; a new one comes later. */
+static void
+helper_lost(const char *why)
+{
+	struct timeval	 tv = { RESPAWN_MS / 1000, (RESPAWN_MS % 1000) * 1000 };
+	int64_t		 now = clock_now();
+	uint32_t	 idx;
+
+	log_warnx("account helper %d %s; %zu look-ups failed, a new helper in "
+	    "%d ms", (int)helper_pid, why, inflight.len, RESPAWN_MS);
+	if (helper_pid > 0)
+		kill(helper_pid, SIGKILL);
+	helper_pid = -1;
+	if (ev_helper != NULL) {
+		event_free(ev_helper);
+		ev_helper = NULL;
+	}
+	if (helper_fd != -1) {
+		close(helper_fd);
+		helper_fd = -1;
+	}
+	while ((idx = fifo_pop(&inflight)) != 0) {
+		ents[idx].sent = 0;
+		entry_failed(&ents[idx], now);
+	}
+	bg_inflight = 0;
+	event_del(ev_timeout);
+	event_add(ev_respawn, &tv);
+	conn_wake_lookups();
+}
+
+static void
+account_respawn_cb(evutil_socket_t fd, short events, void *arg)
+{
+	(void)fd;
+	(void)events;
+	(void)arg;
+	account_pump();
+}
+
+static int
+helper_send(uint32_t idx)
+{
+	const struct entry	*e = &ents[idx];
+	struct wbuf		 w;
+	size_t			 off;
+	int			 type, rc = 0;
+
+	type = e->kind == K_BY_UID ? ACCOUNT_REQ_BY_UID :
+	    e->kind == K_BY_NAME ? ACCOUNT_REQ_BY_NAME : ACCOUNT_REQ_CHECK;
+	wbuf_init(&w);
+	off = frame_begin(&w, (uint8_t)type);
+	wbuf_u32(&w, e->uid);
+	wbuf_str(&w, e->kind == K_BY_UID ? "" : e->name);
+	frame_end(&w, off);
+	if (w.failed || send(helper_fd, w.data, w.len, MSG_NOSIGNAL |
+	    MSG_DONTWAIT) == -1)
+		rc = -1;
+	wbuf_free(&w);
+	return rc;
+}
+
+/* Send what waits, urgent questions first. */
+static void
+account_pump(void)
+{
+	struct fifo	*q;
+	uint32_t	 idx;
+	int		 bg;
+
+	if (urgent.len == 0 && background.len == 0)
+		return;
+	if (helper_fd == -1) {
+		if (evtimer_pending(ev_respawn, NULL))
+			return;		/* not yet */
+		if (helper_start() == -1) {
+			helper_lost("could not be started");
+			return;
+		}
+	}
+	while (inflight.len < MAX_INFLIGHT) {
+		bg = urgent.len == 0;
+		if (bg && (background.len == 0 || bg_inflight >= MAX_BG_INFLIGHT))
+			break;
+		q = bg ? &background : &urgent;
+		idx = fifo_pop(q);
+		if (!ents[idx].queued || ents[idx].sent)
+			continue;	/* sent already, through the other queue */
+		if (helper_send(idx) == -1) {
+			fifo_push(q, idx);	/* the socket is full: later */
+			break;
+		}
+		ents[idx].queued = 0;
+		ents[idx].sent = 1 + bg;
+		if (bg)
+			bg_inflight++;
+		if (fifo_push(&inflight, idx) == -1) {
+			helper_lost("lost track (out of memory)");
+			return;
+		}
+	}
+	helper_arm_timeout();
+}
+
+static void
+account_ask(uint32_t idx, int urgently)
+{
+	struct entry	*e = &ents[idx];
+
+	if (e->sent || e->queued == 2 || (e->queued == 1 && !urgently))
+		return;
+	if (fifo_push(urgently ? &urgent : &background, idx) == -1)
+		return;		/* asked again by the next request */
+	e->queued = urgently ? 2 : 1;
+	account_pump();
+}
+
+static void
+account_log_change(struct entry *e, const char *detail)
+{
+	if (e->state == S_NONE && e->shown != S_NONE) {
+		log_notice("account of %s (uid %u) disabled: tokens inactive",
+		    e->name, (unsigned)e->uid);
+		log_debug("account of %s (uid %u): %s", e->name,
+		    (unsigned)e->uid, detail);
+		e->shown = S_NONE;
+		ndisabled++;
+	} else if (e->state == S_OK && e->shown == S_NONE) {
+		log_notice("account of %s (uid %u) enabled again", e->name,
+		    (unsigned)e->uid);
+		e->shown = S_OK;
+		ndisabled--;
+	} else if (e->state == S_OK)
+		e->shown = S_OK;
+}
+
+/* One answer, for the oldest question in flight.  -1: the helper lied. */
+static int
+account_apply(const uint8_t *body, size_t len, int64_t now)
+{
+	struct entry	*e;
+	struct rbuf	 r;
+	char		 name[TOKEND_USER_MAX + 1], detail[TOKEND_ERRMSG_MAX + 1];
+	uint32_t	 idx, uid;
+	int		 type, res, want;
+
+	rbuf_init(&r, body, len);
+	type = rbuf_u8(&r);
+	res = rbuf_u8(&r);
+	uid = rbuf_u32(&r);
+	rbuf_str(&r, name, sizeof(name));
+	rbuf_str(&r, detail, sizeof(detail));
+	if (rbuf_done(&r) == -1 || res > ACCOUNT_RES_ERROR ||
+	    (idx = fifo_pop(&inflight)) == 0)
+		return -1;
+	e = &ents[idx];
+	want = e->kind == K_BY_UID ? ACCOUNT_REQ_BY_UID :
+	    e->kind == K_BY_NAME ? ACCOUNT_REQ_BY_NAME : ACCOUNT_REQ_CHECK;
+	/* (A name look-up may answer another spelling: LDAP ignores case.) */
+	if (type != want || (e->kind == K_BY_UID && res == ACCOUNT_RES_OK &&
+	    uid != e->uid) || (e->kind == K_ACCOUNT &&
+	    (uid != e->uid || strcmp(name, e->name) != 0)))
+		return -1;
+	if (e->sent == 2)
+		bg_inflight--;
+	e->sent = 0;
+	if (res == ACCOUNT_RES_ERROR) {
+		log_warnx("look-up of %s failed: %s", e->kind == K_BY_UID ?
+		    "a uid" : e->name, detail[0] ? detail : "?");
+		entry_failed(e, now);
+		return 0;
+	}
+	e->when = now;
+	e->state = res == ACCOUNT_RES_OK ? S_OK : S_NONE;
+	if (e->kind == K_BY_UID && res == ACCOUNT_RES_OK) {
+		char *n = strdup(name);
+
+		if (n == NULL) {
+			e->state = S_ERROR;
+			return 0;
+		}
+		free(e->name);
+		e->name = n;
+	} else if (e->kind == K_BY_NAME && res == ACCOUNT_RES_OK)
+		e->uid = uid;
+	else if (e->kind == K_ACCOUNT)
+		account_log_change(e, detail);
+	return 0;
+}
+
+static void
+account_read_cb(evutil_socket_t fd, short events, void *arg)
+{
+	static uint8_t		 buf[TOKEND_HDR_LEN + 8 + 2 * (2 +
+				    TOKEND_ERRMSG_MAX + TOKEND_USER_MAX)];
+	struct frame_hdr	 hdr;
+	int64_t			 now = clock_now();
+	ssize_t			 len;
+	int			 got = 0;
+
+	(void)events;
+	(void)arg;
+	for (;;) {
+		len = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+		if (len == -1 && errno == EINTR)
+			continue;
+		if (len == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		if (len <= 0) {
+			helper_lost("ended");
+			return;
+		}
+		if (len < TOKEND_HDR_LEN || frame_hdr_decode(buf, &hdr) == -1 ||
+		    hdr.type != ACCOUNT_MSG_ANSWER ||
+		    (size_t)len != TOKEND_HDR_LEN + hdr.length ||
+		    account_apply(buf + TOKEND_HDR_LEN, hdr.length, now) == -1) {
+			helper_lost("sent a malformed answer");
+			return;
+		}
+		got = 1;
+	}
+	if (!got)
+		return;
+	account_pump();
+	helper_arm_timeout();
+	conn_wake_lookups();
+}
+
+static void
+account_timeout_cb(evutil_socket_t fd, short events, void *arg)
+{
+	char	why[64];
+
+	(void)fd;
+	(void)events;
+	(void)arg;
+	snprintf(why, sizeof(why), "did not answer within %u s",
+	    td->conf.lookup_timeout);
+	helper_lost(why);
+}
+
+/* ---- what the event loop asks ---- */
+
+/* The cached answer of entry idx, asking for a new one when it is stale. */
+static enum account_answer
+account_answer(uint32_t idx, int64_t now, int64_t ttl_ok, int64_t ttl_none)
+{
+	struct entry	*e = &ents[idx];
+	int64_t		 age = now - e->when;
+
+	switch (e->state) {
+	case S_OK:
+		if (age < ttl_ok && age >= 0)
+			return ACCOUNT_OK;
+		break;
+	case S_NONE:
+		if (age < ttl_none && age >= 0)
+			return ACCOUNT_NONE;
+		break;
+	case S_ERROR:
+		if (age < ERROR_TTL && age >= 0)
+			return ACCOUNT_ERROR;
+		break;
+	}
+	account_ask(idx, 1);
+	return ACCOUNT_WAIT;
+}
+
+enum account_answer
+account_name(uid_t uid, char *name, size_t size)
+{
+	enum account_answer	 a;
+	uint32_t		 idx;
+
+	if ((idx = entry_get(K_BY_UID, (uint32_t)uid, "")) == 0)
+		return ACCOUNT_ERROR;
+	a = account_answer(idx, clock_now(), NSS_TTL, NSS_NEG_TTL);
+	if (a == ACCOUNT_OK) {
+		if (strlen(ents[idx].name) >= size)
+			return ACCOUNT_NONE;
+		memcpy(name, ents[idx].name, strlen(ents[idx].name) + 1);
+	}
+	return a;
+}
+
+enum account_answer
+account_uid(const char *name, uid_t *uid)
+{
+	enum account_answer	 a;
+	uint32_t		 idx;
+
+	if (name[0] == '\0')
+		return ACCOUNT_NONE;
+	if ((idx = entry_get(K_BY_NAME, 0, name)) == 0)
+		return ACCOUNT_ERROR;
+	if ((a = account_answer(idx, clock_now(), NSS_TTL, NSS_NEG_TTL)) ==
+	    ACCOUNT_OK)
+		*uid = ents[idx].uid;
+	return a;
+}
+
+enum account_answer
+account_usable_ref(uint32_t ref, int64_t now)
+{
+	if (td->conf.account_recheck == 0)
+		return ACCOUNT_OK;
+	if (ref == 0 || ref >= nents)
+		return ACCOUNT_ERROR;
+	ents[ref].used = 1;
+	return account_answer(ref, now, td->conf.account_recheck,
+	    td->conf.account_recheck);
+}
+
+enum account_answer
+account_usable(uint32_t uid, const char *name, int64_t now, uint32_t *ref)
+{
+	uint32_t	idx;
+
+	if (ref != NULL)
+		*ref = 0;
+	if (td->conf.account_recheck == 0)
+		return ACCOUNT_OK;
+	if ((idx = entry_get(K_ACCOUNT, uid, name)) == 0)
+		return ACCOUNT_ERROR;
+	if (ref != NULL)
+		*ref = idx;
+	return account_usable_ref(idx, now);
+}
+
+void
+account_seen_ok(uint32_t uid, const char *name, int64_t now)
+{
+	uint32_t	idx;
+
+	if (td->conf.account_recheck == 0 ||
+	    (idx = entry_get(K_ACCOUNT, uid, name)) == 0)
+		return;
+	ents[idx].state = S_OK;
+	ents[idx].when = now;
+	account_log_change(&ents[idx], "");
+}
+
+unsigned
+account_pending(void)
+{
+	return (unsigned)(inflight.len + urgent.len + background.len);
+}
+
+unsigned
+account_disabled(void)
+{
+	return ndisabled;
+}
+
+/*
+ * Every second: users whose tokens were used since their last check, and
+ * whose answer is half way to stale, are checked again before anyone has
+ * to wait for it.
+ */
+static void
+account_sweep_cb(evutil_socket_t fd, short events, void *arg)
+{
+	struct entry	*e;
+	int64_t		 now = clock_now(), half;
+	uint32_t	 idx;
+
+	(void)fd;
+	(void)events;
+	(void)arg;
+	half = td->conf.account_recheck / 2;
+	for (idx = 1; idx < nents; idx++) {
+		e = &ents[idx];
+		if (e->kind != K_ACCOUNT || !e->used || e->sent || e->queued)
+			continue;
+		if (now - e->when < (e->state == S_ERROR ? ERROR_TTL : half) &&
+		    now >= e->when)
+			continue;
+		e->used = 0;
+		account_ask(idx, 0);
+	}
+}
+
+void
+account_configure(void)
+{
+	struct timeval	tv = { SWEEP_MS / 1000, (SWEEP_MS % 1000) * 1000 };
+
+	if (td->conf.account_recheck > 0)
+		event_add(ev_sweep, &tv);
+	else
+		event_del(ev_sweep);
+}
+
+int
+account_init(char **cause)
+{
+	crypto_shorthash_keygen(hkey);
+	ev_timeout = evtimer_new(td->base, account_timeout_cb, NULL);
+	ev_respawn = evtimer_new(td->base, account_respawn_cb, NULL);
+	ev_sweep = event_new(td->base, -1, EV_PERSIST, account_sweep_cb, NULL);
+	if (ev_timeout == NULL || ev_respawn == NULL || ev_sweep == NULL)
+		return cause_set(cause, "cannot create the account timers");
+	account_configure();
+	/* Ready before the first client needs it; a failure is retried then. */
+	if (helper_start() == -1)
+		helper_lost("could not be started");
+	return 0;
+}
+
+void
+account_free(void)
+{
+	uint32_t	idx;
+
+	if (helper_pid > 0)
+		kill(helper_pid, SIGKILL);
+	if (ev_helper != NULL)
+		event_free(ev_helper);
+	if (helper_fd != -1)
+		close(helper_fd);
+	if (ev_timeout != NULL)
+		event_free(ev_timeout);
+	if (ev_respawn != NULL)
+		event_free(ev_respawn);
+	if (ev_sweep != NULL)
+		event_free(ev_sweep);
+	for (idx = 1; idx < nents; idx++)
+		free(ents[idx].name);
+	free(ents);
+	free(slots);
+	fifo_free(&urgent);
+	fifo_free(&background);
+	fifo_free(&inflight);
+	ents = NULL;
+	slots = NULL;
+	nents = capents = 0;
+	nslots = 0;
+}
