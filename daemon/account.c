@@ -70,6 +70,7 @@ static uint8_t		 hkey[crypto_shorthash_KEYBYTES];
 static struct fifo	 urgent, background, inflight;
 static unsigned		 bg_inflight;
 static unsigned		 ndisabled;
+static uint64_t		 nchecks;	/* account checks answered */
 
 static pid_t		 helper_pid = -1;
 static int		 helper_fd = -1;
@@ -483,8 +484,10 @@ account_apply(const uint8_t *body, size_t len, int64_t now)
 		e->name = n;
 	} else if (e->kind == K_BY_NAME && res == ACCOUNT_RES_OK)
 		e->uid = uid;
-	else if (e->kind == K_ACCOUNT)
+	else if (e->kind == K_ACCOUNT) {
+		nchecks++;
 		account_log_change(e, detail);
+	}
 	return 0;
 }
 
@@ -650,6 +653,12 @@ unsigned
 account_disabled(void)
 {
 	return ndisabled;
+}
+
+uint64_t
+account_checks(void)
+{
+	return nchecks;
 }
 
 /*

@@ -53,9 +53,10 @@ enum account_answer account_usable(uint32_t uid, const char *name,
 enum account_answer account_usable_ref(uint32_t ref, int64_t now);
 /* ISSUE's own PAM account phase just accepted name (uid). */
 void	 account_seen_ok(uint32_t uid, const char *name, int64_t now);
-/* For STATUS. */
+/* For STATUS: look-ups waiting or under way, accounts disabled, checks made. */
 unsigned account_pending(void);
 unsigned account_disabled(void);
+uint64_t account_checks(void);
 
 /*
  * Between the daemon and its helper (SOCK_SEQPACKET, one frame each way

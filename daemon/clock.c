@@ -26,8 +26,6 @@ clock_init(void)
 		return;
 	if ((offset_file = strdup(path)) == NULL)
 		fatal("strdup");
-	log_warnx("test clock: wall time is moved by the seconds in %s",
-	    offset_file);
 }
 
 /* Re-read the offset when the file changed; a bad file leaves it alone. */
@@ -56,6 +54,9 @@ clock_reload(void)
 	v = strtoll(buf, &end, 10);
 	if (end == buf || (*end != '\0' && *end != '\n'))
 		return;
+	if (v != offset)
+		log_info("test clock: wall time moved by %lld s (%s)", v,
+		    offset_file);
 	offset = v;
 	offset_ino = st.st_ino;
 	offset_mtime = st.st_mtim;

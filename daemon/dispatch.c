@@ -1064,6 +1064,7 @@ handle_status(struct conn *c, const uint8_t *body, size_t len)
 		status_add(m, "writes_pending", writer_pending());
 		status_add(m, "lookups_pending", account_pending());
 		status_add(m, "accounts_disabled", account_disabled());
+		status_add(m, "account_checks", account_checks());
 		status_add(m, "tokens", ss.tokens);
 		status_add(m, "map_size_bytes", ss.map_size);
 		status_add(m, "map_used_bytes", ss.map_used);

@@ -5,6 +5,8 @@
  *   auth required /abs/path/pam_testmod.so sleep=SECONDS   hangs, then succeeds
  *   auth required /abs/path/pam_testmod.so crash           raise(SIGSEGV)
  *   auth required /abs/path/pam_testmod.so exit            _exit(3)
+ *   auth required /abs/path/pam_testmod.so user=NAME       sets PAM_USER to NAME
+ *                                                          (a user-mapping module)
  *   auth required /abs/path/pam_testmod.so                 PAM_SUCCESS
  *
  * Options may be combined (sleep first, then crash or exit).  The same
@@ -24,7 +26,7 @@
 #define EXPORT	__attribute__((visibility("default")))
 
 static int
-misbehave(int argc, const char **argv)
+misbehave(pam_handle_t *pamh, int argc, const char **argv)
 {
 	struct timespec	ts;
 	long		secs;
@@ -52,6 +54,10 @@ misbehave(int argc, const char **argv)
 			_exit(139);	/* SIGSEGV blocked or ignored */
 		} else if (strcmp(argv[i], "exit") == 0) {
 			_exit(3);
+		} else if (strncmp(argv[i], "user=", 5) == 0) {
+			if (pam_set_item(pamh, PAM_USER, argv[i] + 5) !=
+			    PAM_SUCCESS)
+				return PAM_SERVICE_ERR;
 		} else
 			return PAM_SERVICE_ERR;
 	}
@@ -61,9 +67,8 @@ misbehave(int argc, const char **argv)
 EXPORT int
 pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
-	(void)pamh;
 	(void)flags;
-	return misbehave(argc, argv);
+	return misbehave(pamh, argc, argv);
 }
 
 EXPORT int
@@ -79,7 +84,6 @@ pam_sm_setcred(pam_handle_t *pamh, int flags, int argc, const char **argv)
 EXPORT int
 pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
-	(void)pamh;
 	(void)flags;
-	return misbehave(argc, argv);
+	return misbehave(pamh, argc, argv);
 }

@@ -260,6 +260,43 @@ fresh_oath() {
 	chmod 600 "$PAMDIR/users.oath"
 }
 
+# use_nss_wrapper NAME:UID...: the daemon (and only the daemon: DAEMON_ENV)
+# sees a password database of its own, with root, nobody, the caller and
+# these users (libnss-wrapper); nss_users rewrites it later.
+DAEMON_ENV=()
+DAEMON_WRAP=()		# a command the daemon runs under (prlimit ...), execs it
+use_nss_wrapper() {
+	local lib
+	lib=$(find_module . libnss_wrapper.so) || {
+		echo "$TEST_NAME: libnss_wrapper.so not found (install libnss-wrapper)" >&2; return 1; }
+	nss_users "$@"
+	DAEMON_ENV=(LD_PRELOAD="$lib" NSS_WRAPPER_PASSWD="$T/passwd" NSS_WRAPPER_GROUP="$T/group")
+}
+
+# nss_users NAME:UID...: the users the daemon sees from now on (a new file,
+# so the wrapper reads it again).
+nss_users() {
+	local u
+	{
+		echo "root:x:0:0:root:/root:/bin/sh"
+		echo "nobody:x:$NOBODY_UID:$NOBODY_UID:nobody:/nonexistent:/bin/false"
+		[ "$MY_UID" != 0 ] && echo "$ME:x:$MY_UID:$(id -g):$ME:/:/bin/false"
+		for u in "$@"; do
+			echo "${u%%:*}:x:${u#*:}:${u#*:}::/:/bin/false"
+		done
+	} >"$T/passwd.new"
+	{
+		echo "root:x:0:"
+		echo "nogroup:x:$NOBODY_UID:"
+		[ "$MY_UID" != 0 ] && echo "$(id -gn):x:$(id -g):"
+		for u in "$@"; do
+			echo "${u%%:*}:x:${u#*:}:"
+		done
+	} >"$T/group.new"
+	mv "$T/passwd.new" "$T/passwd"
+	mv "$T/group.new" "$T/group"
+}
+
 # write_config KEY=VALUE...: the test config, short timeouts, overrides last.
 write_config() {
 	{
@@ -327,7 +364,8 @@ cleanup() {
 start_daemon() {
 	local i=0 max=$((START_TIMEOUT * 10))
 	echo "--- start $(date +%T)" >>"$T/daemon.log"
-	"$TOKEND" -f -c "$T/tokend.conf" --socket "$SOCK" --db "${DB_DIR:-$T/db}" \
+	"${DAEMON_WRAP[@]}" env TOKEND_TEST_CLOCK_FILE="$T/clock" "${DAEMON_ENV[@]}" \
+	    "$TOKEND" -f -c "$T/tokend.conf" --socket "$SOCK" --db "${DB_DIR:-$T/db}" \
 	    --key-file "${KEY_FILE:-$T/hash.key}" --pam-service tokend --pam-confdir "$PAMDIR" \
 	    "$@" >>"$T/daemon.log" 2>&1 &
 	DAEMON_PID=$!
@@ -383,6 +421,29 @@ stop_daemon() {
 
 # pam_helpers [PID]: the daemon's PAM helper processes (not its account helper).
 pam_helpers() { pgrep -P "${1:-$DAEMON_PID}" -f -- '--pam-helper'; }
+
+# clock_advance SECONDS: move the daemon's wall clock forward (clock.h's
+# test seam), so that a test never waits out a real token lifetime.
+CLOCK_OFFSET=0
+clock_advance() {
+	CLOCK_OFFSET=$((CLOCK_OFFSET + $1))
+	echo "$CLOCK_OFFSET" >"$T/clock.new" && mv "$T/clock.new" "$T/clock"
+}
+
+# free_fd N: the Nth lowest descriptor number the daemon does not use.  A soft
+# limit of free_fd 1 makes its next open fail with EMFILE; free_fd 2 leaves
+# it exactly one.
+free_fd() {
+	local n=$1 fd=0
+	while :; do
+		if [ ! -e "/proc/$DAEMON_PID/fd/$fd" ]; then
+			n=$((n - 1))
+			[ "$n" -eq 0 ] && break
+		fi
+		fd=$((fd + 1))
+	done
+	echo "$fd"
+}
 
 # kill9_daemon: SIGKILL, no clean-up by the daemon.
 kill9_daemon() {

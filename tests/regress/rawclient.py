@@ -5,8 +5,9 @@
   rawclient.py SOCKET close HEX         send bytes, close at once (truncated frame)
   rawclient.py SOCKET idle WAIT         connect, send nothing, read for up to WAIT s
   rawclient.py SOCKET issue-hang WAIT   send ISSUE, read the CONV, never answer
-  rawclient.py SOCKET hold N WAIT       open N connections, report how many the
-                                        daemon closed or refused within WAIT s
+  rawclient.py SOCKET hold N WAIT [READY]  open N connections, report how many
+                                        the daemon accepted (they answer STATUS)
+                                        and refused, create READY, hold WAIT s
   rawclient.py SOCKET verify-flood N    N VERIFYs of well-formed tokens that do
                                         not exist, then one of the token on stdin;
                                         reports the answers
@@ -188,23 +189,34 @@ def main():
         res = read_frames(s, float(args[0]))
         res["first"] = first
     elif mode == "hold":
+        # Each connection asks for STATUS: an answer means it was accepted,
+        # an ERROR or end-of-file that it was refused.  No guessing by time.
         n, wait = int(args[0]), float(args[1])
-        socks, refused = [], 0
+        ready = args[2] if len(args) > 2 else None
+        socks, refused, closed = [], 0, 0
         for _ in range(n):
             try:
-                socks.append(connect(path))
+                s = connect(path)
+                s.sendall(frame(MSG_STATUS))
+                socks.append(s)
             except OSError:
                 refused += 1
-        time.sleep(0.5)
-        closed = 0
+        held = []
         for s in socks:
-            r = read_frames(s, 0.05)
-            if r["closed"] or r["frames"]:
+            r = read_frames(s, 20, stop_on=(0x87, MSG_ERROR))
+            if 0x87 in r["frames"]:
+                held.append(s)
+            else:
                 closed += 1
-        time.sleep(max(0.0, wait - 0.5))
-        res = {"closed": closed, "refused": refused, "open": len(socks) - closed}
+        res = {"closed": closed, "refused": refused, "open": len(held)}
+        print(json.dumps(res))
+        sys.stdout.flush()
+        if ready:
+            open(ready, "w").close()
+        time.sleep(wait)
         for s in socks:
             s.close()
+        return
     elif mode == "frame":
         # frame TYPE BODYHEX: print the hex of a well-formed frame
         print(frame(int(args[0], 0), bytes.fromhex(args[1] if len(args) > 1 else "")).hex())

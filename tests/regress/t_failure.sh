@@ -136,6 +136,49 @@ expect_lines "crash mid-conversation: nothing on stdout" 0 "$T/out"
 no_helpers_left "a crash mid-conversation"
 still_serving "a crash mid-conversation"
 
+# --- a module that changes PAM_USER (a user-mapping module): PAM said yes,
+# but for another name than the one asked for; no token for anybody.
+testmod_stack user=nobody
+tctl issue --name mapped
+expect_rc "a stack that changes PAM_USER: issue exits 1" 1
+expect_match "the log names the reason" 'changed the user name' "$(cat "$T/daemon.log")"
+no_helpers_left "a user-mapping module"
+
+# --- a helper that cannot be started (no descriptors left): the ISSUE gets
+# an error, the connection and the daemon go on.  (This path once freed
+# the connection under its caller.)
+restore_stack
+if command -v prlimit >/dev/null; then
+	SOFT=$(prlimit --pid "$DAEMON_PID" --nofile -o SOFT --noheadings)
+	# Room for the client's connection and nothing more: no socketpair.
+	# (Only the soft limit moves: raising a hard one may need a capability.)
+	prlimit --pid "$DAEMON_PID" --nofile="$(free_fd 2)":
+	RES=$("$PYTHON" - "$SOCK" <<'PYEOF'
+import json, socket, struct, sys
+def frame(t, b=b""): return b"TK" + bytes([1, t]) + struct.pack(">I", len(b)) + b
+def pstr(s): b = s.encode(); return struct.pack(">H", len(b)) + b
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.settimeout(20)
+s.sendall(frame(1, pstr("") + pstr("nofd") + struct.pack(">q", 0) + b"\0") + frame(8))
+buf, types, codes = b"", [], []
+while len(types) < 2:
+    d = s.recv(65536)
+    if not d: break
+    buf += d
+    while len(buf) >= 8 and len(buf) >= 8 + struct.unpack(">I", buf[4:8])[0]:
+        n = 8 + struct.unpack(">I", buf[4:8])[0]
+        types.append(buf[3]); codes.append(struct.unpack(">H", buf[8:10])[0] if buf[3] == 0x80 else None)
+        buf = buf[n:]
+print(json.dumps({"types": types, "codes": codes}))
+PYEOF
+)
+	prlimit --pid "$DAEMON_PID" --nofile="$SOFT":
+	expect_json "no descriptor for a helper: the ISSUE gets ERROR 12, the STATUS behind it its answer" \
+	    'j["types"] == [0x80, 0x87] and j["codes"][0] == 12' "$RES"
+	still_serving "a PAM helper that could not be started"
+else
+	skip "a PAM helper that cannot be started" "needs prlimit (util-linux)"
+fi
+
 # --- the good stack works again at once; nothing was stored by the failures
 restore_stack
 issue_ok after-failures

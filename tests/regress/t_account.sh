@@ -1,0 +1,124 @@
+#!/bin/bash
+# A token never outlives its account: the user deleted, its uid changed, or
+# the PAM account phase refusing it makes its tokens (and their access
+# tokens) inactive within account_recheck; back again when the account is.
+# The daemon sees its own password database (nss_wrapper), and the test
+# moves the daemon's clock instead of waiting out account_recheck.
+. "$(dirname "$0")/lib.sh"
+
+setup account_recheck=60s lookup_timeout=2s
+cat >"$PAMDIR/tokend" <<EOF
+auth     required   $PAM_MATRIX passdb=$PAMDIR/passdb
+account  required   $PAM_MATRIX passdb=$PAMDIR/passdb
+EOF
+echo "alice:pw-alice:tokend" >>"$PAMDIR/passdb"
+cp "$PAMDIR/passdb" "$T/passdb.good"
+use_nss_wrapper alice:50001 || finish
+start_daemon || finish
+
+# is_active TOKEN: verify answers active.
+is_active() { verify_rc "$1"; }
+is_inactive() { ! verify_rc "$1"; }
+stat_value() { tctl --json status; json_eval "j.get('$1', -1)" "$OUT"; }
+checks_above() { [ "$(stat_value account_checks)" -gt "$1" ]; }
+disabled_lines() { grep -c 'account of alice (uid 50001) disabled: tokens inactive' "$T/daemon.log"; }
+enabled_lines() { grep -c 'account of alice (uid 50001) enabled again' "$T/daemon.log"; }
+
+tctl_in "pw-alice" issue --user alice --name a
+expect_rc "root issues a token for alice" 0
+TKR=$(head -n 1 "$T/out")
+tctl_in "$TKR" exchange
+TKA=$OUT
+expect_true "alice's refresh token is active" is_active "$TKR"
+expect_true "so is its access token" is_active "$TKA"
+
+# --- alice deleted: within account_recheck her tokens stop working.
+nss_users
+expect_true "right after userdel the last check (just made) still holds" is_active "$TKR"
+clock_advance 61
+expect_true "account_recheck later: the refresh token is inactive" is_inactive "$TKR"
+tctl_in "$TKR" --json verify
+expect_json "verify says only {\"active\":false}" 'j == {"active": False}' "$OUT"
+expect_true "the access token is inactive too" is_inactive "$TKA"
+tctl_in "$TKR" exchange
+expect_rc "exchange is refused" 1
+expect_match "as an inactive token" 'not active' "$ERR"
+expect_eq "the log says so once" 1 "$(disabled_lines)"
+clock_advance 61
+is_inactive "$TKR"
+expect_eq "and not again on the next check" 1 "$(disabled_lines)"
+expect_eq "status counts the disabled account" 1 "$(stat_value accounts_disabled)"
+
+# --- alice back: her tokens work again.
+nss_users alice:50001
+clock_advance 61
+expect_true "alice back: the refresh token is active again" is_active "$TKR"
+expect_true "and its access token" is_active "$TKA"
+expect_eq "the log says she is enabled again, once" 1 "$(enabled_lines)"
+
+# --- alice's name now belongs to another uid: not her tokens any more.
+nss_users alice:50002
+clock_advance 61
+expect_true "alice's name on uid 50002: the token (issued to 50001) is inactive" \
+    is_inactive "$TKR"
+nss_users alice:50001
+clock_advance 61
+expect_true "uid 50001 again: active" is_active "$TKR"
+
+# --- the PAM account phase refuses alice (pam_matrix: no tokend service).
+sed -i 's/^alice:pw-alice:tokend$/alice:pw-alice:other/' "$PAMDIR/passdb"
+clock_advance 61
+expect_true "PAM's account phase refusing alice: inactive" is_inactive "$TKR"
+cp "$T/passdb.good" "$PAMDIR/passdb"
+clock_advance 61
+expect_true "accepting her again: active" is_active "$TKR"
+expect_eq "three disabled spells, three log lines" 3 "$(disabled_lines)"
+
+# --- tokens in use are re-checked in the background, before anyone waits.
+C0=$(stat_value account_checks)
+is_active "$TKR"
+clock_advance 40
+expect_true "40 s on (beyond account_recheck / 2) a used account is checked again without a request" \
+    wait_for "$CMD_TIMEOUT" checks_above "$C0"
+nss_users
+clock_advance 40
+expect_true "so 80 s after the last request's check, 40 s after the background one, alice's removal is not seen yet" \
+    is_active "$TKR"
+clock_advance 21
+expect_true "but account_recheck after the background check it is" is_inactive "$TKR"
+nss_users alice:50001
+
+clock_advance 61
+expect_true "alice back once more" is_active "$TKR"
+
+# --- the event loop never waits for NSS or PAM: with the account helper
+# stuck, what needs no look-up is answered at once, what does gets an
+# error after lookup_timeout, and a new helper takes over.
+HELPER=$(pgrep -P "$DAEMON_PID" -f -- --account-helper)
+expect_match "the daemon has an account helper" '^[0-9]+$' "$HELPER"
+kill -STOP "$HELPER"
+"$TCTL" --socket "$SOCK" list --user bob >"$T/bob.out" 2>"$T/bob.err" </dev/null &
+BOB=$!
+tctl status
+expect_rc "status answers while a look-up hangs" 0
+expect_true "and alice's token verifies (checked recently)" is_active "$TKR"
+wait "$BOB"
+expect_eq "the hung look-up fails after lookup_timeout (exit 3: try again later)" 3 "$?"
+expect_match "saying it cannot look the user up" 'cannot look up user bob' "$(cat "$T/bob.err")"
+expect_true "the log says the helper did not answer" \
+    grep -q 'account helper [0-9]* did not answer within 2 s' "$T/daemon.log"
+kill -CONT "$HELPER" 2>/dev/null
+tctl --json list --user alice
+expect_json "a new helper answers the next look-up" 'len(j) == 1' "$OUT"
+
+# --- account_recheck = 0: no checks at all.
+write_config account_recheck=0
+kill -HUP "$DAEMON_PID"
+wait_log 'configuration reloaded'
+nss_users
+clock_advance 61
+expect_true "account_recheck = 0: a deleted account's token stays active" is_active "$TKR"
+
+stop_daemon
+expect_eq "the daemon stops cleanly" 0 "$DAEMON_RC"
+finish
