@@ -208,7 +208,7 @@ cmd_issue(struct tokenctl_opts *opts, int argc, char **argv)
 	    &info);
 	prompt_watch(-1);
 	if (err == TOKEND_E_ABORTED && cv.cause != NULL) {
-		tokenctl_warnx("issue: %s", cv.cause);
+		tokenctl_failx(TOKEND_E_ABORTED, "issue: %s", cv.cause);
 		rc = TOKENCTL_EXIT_REFUSED;
 		goto done;
 	}
@@ -219,8 +219,9 @@ cmd_issue(struct tokenctl_opts *opts, int argc, char **argv)
 
 	cmd_issue_report(&info, (int64_t)time(NULL));
 	if (cmd_issue_print(opts, token, &info) == -1) {
-		tokenctl_warnx("issue: token %s was issued but could not be "
-		    "written to standard output; delete it", info.id);
+		tokenctl_failx(TOKEND_E_IO, "issue: token %s was issued but "
+		    "could not be written to standard output; delete it",
+		    info.id);
 		rc = TOKENCTL_EXIT_UNREACHABLE;
 		goto done;
 	}
