@@ -136,3 +136,4 @@ clean:
 -include tests/bench/bench.mk
 -include tests/fuzz/fuzz.mk
 -include tests/pam/pam.mk
+-include cockpit/cockpit.mk

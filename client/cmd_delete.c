@@ -45,10 +45,12 @@ cmd_delete_ask(const char *question)
 	case 1:
 		return 0;
 	case 0:
-		tokenctl_warnx("delete: not confirmed; nothing was deleted");
+		tokenctl_failx(TOKEND_E_ABORTED,
+		    "delete: not confirmed; nothing was deleted");
 		return TOKENCTL_EXIT_REFUSED;
 	default:
-		tokenctl_warnx("delete: %s; nothing was deleted", cause);
+		tokenctl_failx(TOKEND_E_ABORTED,
+		    "delete: %s; nothing was deleted", cause);
 		return TOKENCTL_EXIT_REFUSED;
 	}
 }
@@ -251,7 +253,7 @@ cmd_delete(struct tokenctl_opts *opts, int argc, char **argv)
 		goto done;
 	}
 	if (cmd_delete_report(opts, id, count) == -1) {
-		tokenctl_warnx("delete: cannot write the result");
+		tokenctl_failx(TOKEND_E_IO, "delete: cannot write the result");
 		rc = TOKENCTL_EXIT_UNREACHABLE;
 	}
 done:

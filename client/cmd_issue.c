@@ -16,6 +16,7 @@
 
 /* What the conversation callback shares with cmd_issue(). */
 struct cmd_issue_conv {
+	int		 json;		/* --json-prompts */
 	const char	*cause;		/* why the callback gave up */
 };
 
@@ -26,8 +27,47 @@ static const struct option cmd_issue_longopts[] = {
 	{ "expires",	required_argument,	NULL,	TOKENCTL_OPT_EXPIRES },
 	{ "scope",	required_argument,	NULL,	TOKENCTL_OPT_SCOPE },
 	{ "user",	required_argument,	NULL,	TOKENCTL_OPT_USER },
+	{ "json-prompts", no_argument,		NULL,	TOKENCTL_OPT_JSON_PROMPTS },
 	{ NULL,		0,			NULL,	0 }
 };
+
+/* PAM message styles as --json-prompts names them. */
+static const char *
+cmd_issue_style_name(int style)
+{
+	switch (style) {
+	case TOKEND_PROMPT_ECHO_OFF:
+		return "echo_off";
+	case TOKEND_PROMPT_ECHO_ON:
+		return "echo_on";
+	case TOKEND_PROMPT_ERROR:
+		return "error";
+	case TOKEND_PROMPT_INFO:
+		return "info";
+	}
+	return NULL;
+}
+
+/*
+ * --json-prompts: one PAM message as {"conv":STYLE,"text":TEXT}, one line
+ * on stdout, flushed before any answer is read.  0 or -1.
+ */
+static int
+cmd_issue_json_message(int style, const char *text)
+{
+	struct json_object	*o;
+	char			 clean[CMD_ISSUE_TEXT_MAX];
+	int			 rc = -1;
+
+	output_clean(text, clean, sizeof(clean));
+	if ((o = json_object_new_object()) == NULL)
+		return -1;
+	if (output_json_string(o, "conv", cmd_issue_style_name(style)) == 0 &&
+	    output_json_string(o, "text", clean) == 0)
+		rc = output_json_print(o);
+	json_object_put(o);
+	return rc;
+}
 
 /* PAM info and error text on stderr, line by line, control characters cleaned. */
 static void
@@ -61,15 +101,25 @@ cmd_issue_conv_cb(int n, const struct tokend_prompt *msgs, char **answers,
 	int			 i, rc;
 
 	for (i = 0; i < n; i++) {
+		if (cmd_issue_style_name(msgs[i].style) == NULL) {
+			cause = "unknown kind of PAM message";
+			goto fail;
+		}
+		if (cv->json && cmd_issue_json_message(msgs[i].style,
+		    msgs[i].text) == -1) {
+			cause = "cannot write to standard output";
+			goto fail;
+		}
 		switch (msgs[i].style) {
 		case TOKEND_PROMPT_ERROR:
 		case TOKEND_PROMPT_INFO:
-			cmd_issue_text(msgs[i].text);
+			if (!cv->json)
+				cmd_issue_text(msgs[i].text);
 			break;
 		case TOKEND_PROMPT_ECHO_OFF:
 		case TOKEND_PROMPT_ECHO_ON:
 			output_clean(msgs[i].text, text, sizeof(text));
-			rc = prompt_read(text,
+			rc = prompt_read(cv->json ? NULL : text,
 			    msgs[i].style == TOKEND_PROMPT_ECHO_ON,
 			    &answers[i], &cause);
 			if (rc == 1)
@@ -77,9 +127,6 @@ cmd_issue_conv_cb(int n, const struct tokend_prompt *msgs, char **answers,
 			if (rc != 0)
 				goto fail;
 			break;
-		default:
-			cause = "unknown kind of PAM message";
-			goto fail;
 		}
 	}
 	return 0;
@@ -191,6 +238,10 @@ cmd_issue(struct tokenctl_opts *opts, int argc, char **argv)
 				return tokenctl_usage_error("issue: bad --user");
 			req.user = optarg;
 			break;
+		case TOKENCTL_OPT_JSON_PROMPTS:
+			opts->json = 1;
+			cv.json = 1;
+			break;
 		default:
 			return tokenctl_getopt_error("issue", ch, argv);
 		}
@@ -208,7 +259,7 @@ cmd_issue(struct tokenctl_opts *opts, int argc, char **argv)
 	    &info);
 	prompt_watch(-1);
 	if (err == TOKEND_E_ABORTED && cv.cause != NULL) {
-		tokenctl_warnx("issue: %s", cv.cause);
+		tokenctl_failx(TOKEND_E_ABORTED, "issue: %s", cv.cause);
 		rc = TOKENCTL_EXIT_REFUSED;
 		goto done;
 	}
@@ -219,8 +270,9 @@ cmd_issue(struct tokenctl_opts *opts, int argc, char **argv)
 
 	cmd_issue_report(&info, (int64_t)time(NULL));
 	if (cmd_issue_print(opts, token, &info) == -1) {
-		tokenctl_warnx("issue: token %s was issued but could not be "
-		    "written to standard output; delete it", info.id);
+		tokenctl_failx(TOKEND_E_IO, "issue: token %s was issued but "
+		    "could not be written to standard output; delete it",
+		    info.id);
 		rc = TOKENCTL_EXIT_UNREACHABLE;
 		goto done;
 	}

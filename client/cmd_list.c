@@ -148,7 +148,7 @@ cmd_list(struct tokenctl_opts *opts, int argc, char **argv)
 	} else
 		written = cmd_list_table(toks, n, all || user != NULL);
 	if (written == -1) {
-		tokenctl_warnx("list: cannot write the list");
+		tokenctl_failx(TOKEND_E_IO, "list: cannot write the list");
 		rc = TOKENCTL_EXIT_UNREACHABLE;
 	} else
 		rc = TOKENCTL_EXIT_OK;

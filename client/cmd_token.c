@@ -68,10 +68,11 @@ cmd_token_read(const char *cmd, const char *prompt, char **token)
 	case 0:
 		return 0;
 	case 1:
-		tokenctl_warnx("%s: no token on standard input", cmd);
+		tokenctl_failx(TOKEND_E_ARG, "%s: no token on standard input",
+		    cmd);
 		return TOKENCTL_EXIT_REFUSED;
 	default:
-		tokenctl_warnx("%s: %s", cmd, cause);
+		tokenctl_failx(TOKEND_E_ABORTED, "%s: %s", cmd, cause);
 		return TOKENCTL_EXIT_REFUSED;
 	}
 }
@@ -159,7 +160,8 @@ cmd_token_exchange(struct tokenctl_opts *opts, int argc, char **argv)
 		goto done;
 	}
 	if (cmd_token_exchange_print(opts, access, &info) == -1) {
-		tokenctl_warnx("exchange: cannot write the access token");
+		tokenctl_failx(TOKEND_E_IO,
+		    "exchange: cannot write the access token");
 		rc = TOKENCTL_EXIT_UNREACHABLE;
 	}
 done:
@@ -276,7 +278,7 @@ cmd_token_verify(struct tokenctl_opts *opts, int argc, char **argv)
 	else
 		written = cmd_token_verify_text(active, &info);
 	if (written == -1) {
-		tokenctl_warnx("verify: cannot write the result");
+		tokenctl_failx(TOKEND_E_IO, "verify: cannot write the result");
 		rc = TOKENCTL_EXIT_UNREACHABLE;
 	} else if (active)
 		rc = TOKENCTL_EXIT_OK;
@@ -358,7 +360,7 @@ cmd_token_status(struct tokenctl_opts *opts, int argc, char **argv)
 	else
 		written = cmd_token_status_text(st);
 	if (written == -1) {
-		tokenctl_warnx("status: cannot write the status");
+		tokenctl_failx(TOKEND_E_IO, "status: cannot write the status");
 		rc = TOKENCTL_EXIT_UNREACHABLE;
 	} else
 		rc = TOKENCTL_EXIT_OK;

@@ -313,6 +313,21 @@ output_json_print(struct json_object *value)
 	return 0;
 }
 
+int
+output_json_error(const char *message, int code)
+{
+	struct json_object	*o;
+	int			 rc = -1;
+
+	if ((o = json_object_new_object()) == NULL)
+		return -1;
+	if (output_json_string(o, "error", message) == 0 &&
+	    output_json_int(o, "code", code) == 0)
+		rc = output_json_print(o);
+	json_object_put(o);
+	return rc;
+}
+
 /* writev() everything, then nothing of it stays in a stdio buffer. */
 static int
 output_writev(struct iovec *iov, int n)

@@ -33,6 +33,9 @@ static const struct tokenctl_cmd {
 	{ "status",	cmd_token_status },
 };
 
+/* This run's options: failures are reported as JSON too with --json. */
+static const struct tokenctl_opts *tokenctl_opts;
+
 static const struct option tokenctl_longopts[] = {
 	{ "help",	no_argument,		NULL,	TOKENCTL_OPT_HELP },
 	{ "json",	no_argument,		NULL,	TOKENCTL_OPT_JSON },
@@ -79,17 +82,46 @@ tokenctl_warnx(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
+/*
+ * "tokenctl: <message><suffix>" on stderr and, with --json, the message
+ * and code as {"error":...,"code":N} on stdout, so that a program reading
+ * stdout learns why without parsing English.
+ */
+static void
+tokenctl_report(enum tokend_err code, const char *suffix, const char *fmt,
+    va_list ap)
+{
+	char	*msg = NULL;
+
+	fflush(stdout);
+	if (vasprintf(&msg, fmt, ap) == -1) {
+		fputs("tokenctl: out of memory\n", stderr);
+		return;
+	}
+	fprintf(stderr, "tokenctl: %s%s\n", msg, suffix);
+	if (tokenctl_opts != NULL && tokenctl_opts->json)
+		output_json_error(msg, code);
+	free(msg);
+}
+
+void
+tokenctl_failx(enum tokend_err code, const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	tokenctl_report(code, "", fmt, ap);
+	va_end(ap);
+}
+
 int
 tokenctl_usage_error(const char *fmt, ...)
 {
 	va_list	ap;
 
-	fflush(stdout);
-	fputs("tokenctl: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	tokenctl_report(TOKEND_E_ARG, "; see 'tokenctl --help'", fmt, ap);
 	va_end(ap);
-	fputs("; see 'tokenctl --help'\n", stderr);
 	return TOKENCTL_EXIT_USAGE;
 }
 
@@ -161,11 +193,11 @@ tokenctl_fail(const struct tokend_conn *conn, enum tokend_err err,
 	if (msg != NULL && *msg != '\0') {
 		output_clean(msg, clean, sizeof(clean));
 		if (strcasecmp(clean, reason) != 0) {
-			tokenctl_warnx("%s: %s: %s", what, reason, clean);
+			tokenctl_failx(err, "%s: %s: %s", what, reason, clean);
 			return tokenctl_exit_status(err);
 		}
 	}
-	tokenctl_warnx("%s: %s", what, reason);
+	tokenctl_failx(err, "%s: %s", what, reason);
 	return tokenctl_exit_status(err);
 }
 
@@ -337,6 +369,7 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	memset(&opts, 0, sizeof(opts));
+	tokenctl_opts = &opts;
 	opterr = 0;
 	while ((ch = getopt_long(argc, argv, "+:h", tokenctl_longopts,
 	    NULL)) != -1) {
@@ -381,7 +414,7 @@ main(int argc, char **argv)
 	rc = tokenctl_cmds[i].exec(&opts, argc, argv);
 
 	if (fflush(stdout) != 0 || ferror(stdout)) {
-		tokenctl_warnx("standard output: write error");
+		tokenctl_failx(TOKEND_E_IO, "standard output: write error");
 		if (rc == TOKENCTL_EXIT_OK)
 			rc = TOKENCTL_EXIT_UNREACHABLE;
 	}

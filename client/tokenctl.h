@@ -45,13 +45,20 @@ enum {
 	TOKENCTL_OPT_ALL,
 	TOKENCTL_OPT_YES,
 	TOKENCTL_OPT_LIFETIME,
+	TOKENCTL_OPT_JSON_PROMPTS,
 };
 
 /* tokenctl.c */
 void	 tokenctl_usage(FILE *);
 void	 tokenctl_warnx(const char *, ...)
 	     __attribute__((format(printf, 1, 2)));
-/* Print "tokenctl: <fmt>; see 'tokenctl --help'" and return the usage status. */
+/*
+ * Report a failure: "tokenctl: <fmt>" on stderr and, with --json,
+ * {"error":"<fmt>","code":code} on stdout (tokenctl(1), EXIT STATUS).
+ */
+void	 tokenctl_failx(enum tokend_err code, const char *, ...)
+	     __attribute__((format(printf, 2, 3)));
+/* Report "<fmt>; see 'tokenctl --help'" as failure TOKEND_E_ARG; the usage status. */
 int	 tokenctl_usage_error(const char *, ...)
 	     __attribute__((format(printf, 1, 2)));
 /* Report a getopt_long() error ('?' or ':') of command cmd. */
@@ -135,6 +142,8 @@ int	 output_json_time(struct json_object *, const char *key, int64_t t,
 	     int nullable);
 int	 output_json_scopes(struct json_object *, const char *key,
 	     const struct tokend_token *tok);
+/* {"error":message,"code":code} as one line on stdout; 0 or -1. */
+int	 output_json_error(const char *message, int code);
 /* Print value as one line of JSON on stdout; 0 or -1. */
 int	 output_json_print(struct json_object *value);
 /*

@@ -1,6 +1,6 @@
 #!/bin/sh
 # packaging/package-check.sh (make package-check): builds the Debian packages
-# in a copy of the tree, checks that the four binary packages hold what they
+# in a copy of the tree, checks that the five binary packages hold what they
 # should, runs lintian (errors and warnings fail; the overrides in
 # packaging/debian/*.lintian-overrides say why each is accepted), and builds
 # the RPMs with rpmbuild --nodeps when rpmbuild is installed.
@@ -57,6 +57,7 @@ DV=$(cd "$SRC" && dpkg-parsechangelog -S Version)
 # has PACKAGE PATH...: each PATH is in PACKAGE's .deb.
 has() {
 	deb=$W/${1}_${DV}_$ARCH.deb
+	[ -f "$deb" ] || deb=$W/${1}_${DV}_all.deb
 	pkg=$1
 	shift
 	if [ ! -f "$deb" ]; then
@@ -81,6 +82,9 @@ has libtokend-dev /usr/include/tokend.h "/usr/lib/$MA/libtokend.so" "/usr/lib/$M
     "/usr/lib/$MA/pkgconfig/tokend.pc" /usr/share/man/man3/tokend.3.gz
 has libpam-tokend "/lib/$MA/security/pam_tokend.so" "/lib/$MA/security/pam_tokd.so" \
     /usr/share/man/man8/pam_tokend.8.gz /usr/share/pam-configs/tokend
+has cockpit-tokend /usr/share/cockpit/tokend/manifest.json /usr/share/cockpit/tokend/index.html \
+    /usr/share/cockpit/tokend/tokend.js /usr/share/cockpit/tokend/tokenctl.js \
+    /usr/share/cockpit/tokend/tokend.css /usr/share/cockpit/tokend/po.ja.js
 
 conf=$(dpkg-deb -I "$W/tokend_${DV}_$ARCH.deb" conffiles 2>/dev/null)
 if [ "$conf" = "/etc/pam.d/tokend
@@ -112,8 +116,8 @@ if command -v rpmbuild >/dev/null 2>&1; then
 	if rpmbuild -bb --nodeps --define "_topdir $R" --define 'debug_package %{nil}' \
 	    "$SRC/packaging/rpm/tokend.spec" >"$W/rpm-build.log" 2>&1; then
 		n=$(find "$R/RPMS" -name '*.rpm' | wc -l)
-		if [ "$n" -eq 4 ]; then ok "rpmbuild -bb: 4 packages"; else
-			bad "rpmbuild -bb: 4 packages" "$(find "$R/RPMS" -name '*.rpm')"; fi
+		if [ "$n" -eq 5 ]; then ok "rpmbuild -bb: 5 packages"; else
+			bad "rpmbuild -bb: 5 packages" "$(find "$R/RPMS" -name '*.rpm')"; fi
 	else
 		bad "rpmbuild -bb --nodeps" "$(tail -n 25 "$W/rpm-build.log")"
 	fi
