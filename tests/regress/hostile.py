@@ -100,13 +100,14 @@ def canary(path, token, seconds, out):
     s = connect(path)
     r = Reader(s)
     req = frame(MSG_VERIFY, pstr(token))
-    lat, wrong, errors = [], 0, []
+    lat, wrong, errors, samples = [], 0, [], []
     end = time.monotonic() + seconds
     while time.monotonic() < end and not os.path.exists(out + ".stop"):
         t0 = time.monotonic()
         s.sendall(req)
         f = r.next(30)
         lat.append(time.monotonic() - t0)
+        samples.append((time.time(), lat[-1]))
         if f is None or f[0] == "eof":
             errors.append("no answer")
             break
@@ -121,6 +122,22 @@ def canary(path, token, seconds, out):
            "p50_ms": round(lat[n // 2] * 1000, 3) if n else None,
            "p99_ms": round(lat[min(n - 1, n * 99 // 100)] * 1000, 3) if n else None,
            "max_ms": round(lat[-1] * 1000, 3) if n else None}
+    phases = out + ".phases"
+    if os.path.exists(phases):
+        # p99 per phase of the test: lines "UNIXTIME NAME" mark where each starts
+        marks = []
+        with open(phases) as f:
+            for line in f:
+                t, name = line.split(" ", 1)
+                marks.append((float(t), name.strip()))
+        res["phases"] = {}
+        for i, (t, name) in enumerate(marks):
+            until = marks[i + 1][0] if i + 1 < len(marks) else float("inf")
+            ph = sorted(l for (w, l) in samples if t <= w < until)
+            if ph:
+                res["phases"][name] = {"n": len(ph),
+                                       "p99_ms": round(ph[min(len(ph) - 1, len(ph) * 99 // 100)] * 1000, 3),
+                                       "max_ms": round(ph[-1] * 1000, 3)}
     with open(out + ".tmp", "w") as f:
         json.dump(res, f)
     os.rename(out + ".tmp", out)
