@@ -5,29 +5,42 @@
 # non-zero when anything failed.  A program that exits non-zero without
 # reporting a failure (a crash, a timeout) counts as one failed test.
 #
+# The regression scripts run CHECK_JOBS at a time (default 3): each has its
+# own daemon, socket and folder, and most of their time is spent waiting for
+# the daemon.  Their output is shown whole, in name order, once all ended.
+#
 #   sh tests/run-all.sh [UNIT_TEST...]
 #   REGRESS='t_issue t_token' sh tests/run-all.sh   only these scripts
 #   SUITE_TIMEOUT=120                                 seconds per program
+#   CHECK_JOBS=1                                      one script at a time
 
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 cd "$TOP" || exit 1
 SUITE_TIMEOUT=${SUITE_TIMEOUT:-120}
+CHECK_JOBS=${CHECK_JOBS:-3}
 
 total_passed=0
 total_failed=0
 total_skipped=0
 broken=
-tmp=$(mktemp "${TMPDIR:-/tmp}/tokend-run-all.XXXXXX") || exit 1
-trap 'rm -f "$tmp" "$tmp.rc"' EXIT
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/tokend-run-all.XXXXXX") || exit 1
+trap 'rm -rf "$tmp"' EXIT
 trap 'exit 130' INT TERM
 
-# run_one LABEL CMD...: run, show its output, add up its summary lines.
-run_one() {
-	label=$1
+# run_to NAME CMD...: run CMD, its output to $tmp/NAME.out, status to $tmp/NAME.rc.
+run_to() {
+	name=$1
 	shift
-	{ timeout -k 5 "$SUITE_TIMEOUT" "$@" 2>&1; echo $? >"$tmp.rc"; } | tee "$tmp"
-	rc=$(cat "$tmp.rc")
-	sums=$(sed -n 's/^[^ ]*: \([0-9][0-9]*\) passed, \([0-9][0-9]*\) failed$/\1 \2/p' "$tmp")
+	timeout -k 5 "$SUITE_TIMEOUT" "$@" >"$tmp/$name.out" 2>&1
+	echo $? >"$tmp/$name.rc"
+}
+
+# tally LABEL NAME: show NAME's output, add up its summary lines.
+tally() {
+	label=$1
+	cat "$tmp/$2.out"
+	rc=$(cat "$tmp/$2.rc")
+	sums=$(sed -n 's/^[^ ]*: \([0-9][0-9]*\) passed, \([0-9][0-9]*\) failed$/\1 \2/p' "$tmp/$2.out")
 	p=0
 	f=0
 	if [ -n "$sums" ]; then
@@ -47,13 +60,15 @@ run_one() {
 		f=1
 		broken="$broken $label"
 	fi
-	k=$(sed -n 's/^[^ ]*: \([0-9][0-9]*\) skipped (needs root)$/\1/p' "$tmp" | awk '{ s += $1 } END { print s + 0 }')
+	k=$(sed -n 's/^[^ ]*: \([0-9][0-9]*\) skipped (needs root)$/\1/p' "$tmp/$2.out" | awk '{ s += $1 } END { print s + 0 }')
 	total_skipped=$((total_skipped + k))
 	total_passed=$((total_passed + p))
 	total_failed=$((total_failed + f))
 }
 
+n=0
 for t in "$@"; do
+	n=$((n + 1))
 	if [ ! -x "$t" ]; then
 		echo "$t: not built (counted as 1 failed)"
 		total_failed=$((total_failed + 1))
@@ -61,11 +76,14 @@ for t in "$@"; do
 		continue
 	fi
 	case $t in
-	/*) run_one "$t" "$t" ;;
-	*) run_one "$t" "./$t" ;;
+	/*) run_to "unit$n" "$t" ;;
+	*) run_to "unit$n" "./$t" ;;
 	esac
+	tally "$t" "unit$n"
 done
 
+# The scripts, CHECK_JOBS at a time.
+names=
 for t in tests/regress/t_*.sh; do
 	[ -f "$t" ] || continue
 	name=$(basename "$t" .sh)
@@ -75,7 +93,25 @@ for t in tests/regress/t_*.sh; do
 		*) continue ;;
 		esac
 	fi
-	run_one "$name" bash "$t"
+	names="$names $name"
+done
+running=0
+for name in $names; do
+	while [ "$running" -ge "$CHECK_JOBS" ]; do
+		# Wait for any one to end: its .rc appears.
+		running=0
+		for r in $names; do
+			[ -e "$tmp/$r.started" ] && [ ! -e "$tmp/$r.rc" ] && running=$((running + 1))
+		done
+		[ "$running" -ge "$CHECK_JOBS" ] && sleep 0.2
+	done
+	: >"$tmp/$name.started"
+	run_to "$name" bash "tests/regress/$name.sh" &
+	running=$((running + 1))
+done
+wait
+for name in $names; do
+	tally "$name" "$name"
 done
 
 [ "$total_skipped" -gt 0 ] && echo "skipped: $total_skipped (need root; not counted)"

@@ -4,7 +4,9 @@
   rawclient.py SOCKET send HEX WAIT     send bytes, then read for up to WAIT s
   rawclient.py SOCKET close HEX         send bytes, close at once (truncated frame)
   rawclient.py SOCKET idle WAIT         connect, send nothing, read for up to WAIT s
-  rawclient.py SOCKET issue-hang WAIT   send ISSUE, read the CONV, never answer
+  rawclient.py SOCKET issue-hang WAIT [READY]  send ISSUE, read the CONV (then
+                                        create READY), never answer; reads until
+                                        an ERROR or WAIT s
   rawclient.py SOCKET hold N WAIT [READY]  open N connections, report how many
                                         the daemon accepted (they answer STATUS)
                                         and refused, create READY, hold WAIT s
@@ -167,12 +169,19 @@ def main():
         print(json.dumps(verify_flood(path, int(args[0]), sys.stdin.readline().strip())))
         return
     if mode == "send":
+        # Read until the daemon closes, or until a little after its first
+        # answer (it may keep the connection: a body that does not decode).
         s = connect(path)
         try:
             s.sendall(bytes.fromhex(args[0]))
         except (BrokenPipeError, ConnectionResetError):
             pass
-        res = read_frames(s, float(args[1]))
+        res = read_frames(s, float(args[1]), stop_on=tuple(range(0x80, 0x100)))
+        if not res["closed"] and res["frames"]:
+            more = read_frames(s, 0.3)
+            res["closed"] = more["closed"]
+            res["frames"] += more["frames"]
+            res["errors"] += more["errors"]
     elif mode == "close":
         s = connect(path)
         s.sendall(bytes.fromhex(args[0]))
@@ -186,7 +195,9 @@ def main():
         body = pstr("") + pstr("hang") + struct.pack(">Q", 0) + b"\x00"
         s.sendall(frame(MSG_ISSUE, body))
         first = read_frames(s, 10, stop_on=(MSG_CONV, MSG_ERROR))
-        res = read_frames(s, float(args[0]))
+        if len(args) > 1:
+            open(args[1], "w").close()	# the prompt is there: tell the test
+        res = read_frames(s, float(args[0]), stop_on=(MSG_ERROR,))
         res["first"] = first
     elif mode == "hold":
         # Each connection asks for STATUS: an answer means it was accepted,

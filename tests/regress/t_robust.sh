@@ -72,39 +72,33 @@ still_serving "a truncated body then close"
 timeout 10 "${RAW[@]}" close "544b01" >/dev/null
 still_serving "a truncated header then close"
 
-# --- a client that connects and says nothing is dropped after idle_timeout
-RES=$(timeout 20 "${RAW[@]}" idle $((IDLE + 4)))
-expect_json "a silent client is disconnected within idle_timeout + 2 s" \
-    'j["closed"] and j["elapsed"] <= '"$IDLE"' + 2' "$RES"
-still_serving "a silent client"
-
-# a client that sends half a header and stalls is dropped too
-RES=$(timeout 20 "${RAW[@]}" send "544b01" $((IDLE + 4)))
-expect_json "a client stalled mid-header is disconnected within idle_timeout + 2 s" \
-    'j["closed"] and j["elapsed"] <= '"$IDLE"' + 2' "$RES"
-
-# while a silent client is connected, others are served at once
-timeout 20 "${RAW[@]}" idle $((IDLE + 4)) >/dev/null &
+# --- a client that connects and says nothing, and one that sends half a
+# header and stalls, are dropped after idle_timeout, not before; meanwhile
+# everybody else is served.  (All three at once.)
+timeout 60 "${RAW[@]}" idle $((IDLE + 30)) >"$T/idle.json" &
 IDLER=$!
-BG_PIDS="$BG_PIDS $IDLER"
-sleep 0.3
-START=$(date +%s.%N)
+timeout 60 "${RAW[@]}" send "544b01" $((IDLE + 30)) >"$T/stalled.json" &
+STALLER=$!
+BG_PIDS="$BG_PIDS $IDLER $STALLER"
 tctl status
-END=$(date +%s.%N)
-expect_rc "status while a silent client is connected" 0
-expect_json "status is answered at once (< 1 s) while a silent client is connected" \
-    "$END - $START < 1" 'null'
-wait "$IDLER" 2>/dev/null
+expect_rc "status while a silent and a stalled client are connected" 0
+expect_true "answered before the silent client is dropped" kill -0 "$IDLER"
+wait "$IDLER" "$STALLER" 2>/dev/null
+expect_json "a silent client is disconnected after idle_timeout ($IDLE s), not before" \
+    'j["closed"] and '"$IDLE"' - 0.5 <= j["elapsed"] < '"$IDLE"' + 25' "$(cat "$T/idle.json")"
+still_serving "a silent client"
+expect_json "a client stalled mid-header is disconnected after idle_timeout too" \
+    'j["closed"] and '"$IDLE"' - 0.5 <= j["elapsed"] < '"$IDLE"' + 25' "$(cat "$T/stalled.json")"
 
 # --- many connections from one uid: the extra ones are refused, not the daemon
 # (as nobody when we are root: root may well be exempt from the per-uid limit)
 if is_root; then
-	RES=$(timeout 20 $AS_NOBODY_CMD "${RAW[@]}" hold 40 1)
+	RES=$(timeout 20 $AS_NOBODY_CMD "${RAW[@]}" hold 40 0)
 else
-	RES=$(timeout 20 "${RAW[@]}" hold 40 1)
+	RES=$(timeout 20 "${RAW[@]}" hold 40 0)
 fi
-expect_json "connections beyond max_connections_per_uid (32) are refused or closed" \
-    'j["closed"] + j["refused"] >= 8' "$RES"
+expect_json "connections beyond max_connections_per_uid (32) are refused" \
+    'j["open"] == 32 and j["closed"] + j["refused"] == 8' "$RES"
 still_serving "a connection flood"
 
 # --- PAM conversation timeout (pam_timeout = 2s)
@@ -121,7 +115,8 @@ kill "$HOLDER" 2>/dev/null
 wait "$HOLDER" 2>/dev/null
 LAST_CMD="tokenctl issue --name hang (stdin never answers)"
 expect_rc "issue with an unanswered prompt exits 1" 1
-expect_true "it fails within pam_timeout + 4 s (took $((END - START)) s)" test $((END - START)) -le 6
+expect_true "it fails after pam_timeout (2 s), not before and not much later (took $((END - START)) s)" \
+    test $((END - START)) -ge 1 -a $((END - START)) -le 15
 expect_match "it says the conversation timed out" '[Tt]ime' "$(tail -n 1 "$T/err")"
 expect_lines "nothing on stdout" 0 "$T/out"
 still_serving "a timed-out PAM conversation"
@@ -140,25 +135,24 @@ END=$(date +%s)
 kill "$HOLDER" 2>/dev/null
 wait "$HOLDER" 2>/dev/null
 expect_rc "issue with an unanswered OTP prompt exits 1" 1
-expect_true "it fails within pam_timeout + 4 s (took $((END - START)) s)" test $((END - START)) -le 6
+expect_true "it fails after pam_timeout, not much later (took $((END - START)) s)" \
+    test $((END - START)) -ge 1 -a $((END - START)) -le 15
 issue_token after-timeout
 expect_rc "the next issue works (no stale pam_oath lock, helper reaped)" 0
 
 # 3. raw: ISSUE then never answer the CONV; the daemon keeps serving meanwhile
-timeout 30 "${RAW[@]}" issue-hang 8 >"$T/hang.json" &
+timeout 30 "${RAW[@]}" issue-hang 20 "$T/hang.ready" >"$T/hang.json" &
 HANGER=$!
 BG_PIDS="$BG_PIDS $HANGER"
-sleep 0.5
-START=$(date +%s.%N)
+wait_for "$CMD_TIMEOUT" test -e "$T/hang.ready"
 tctl_in "$KEEP" verify
-END=$(date +%s.%N)
 expect_rc "verify while a PAM conversation hangs" 0
-expect_json "verify answers at once (< 1 s) while a PAM conversation hangs" "$END - $START < 1" 'null'
+expect_true "answered while the conversation still hangs" kill -0 "$HANGER"
 wait "$HANGER"
 RES=$(cat "$T/hang.json")
 expect_json "raw ISSUE: the daemon sent a CONV prompt first" '0x81 in j["first"]["frames"]' "$RES"
-expect_json "raw ISSUE unanswered: ERROR (timed out) or close within pam_timeout + 2 s" \
-    '(j["error_at"] is not None and j["error_at"] <= 4) or (j["closed"] and j["elapsed"] <= 4)' "$RES"
+expect_json "raw ISSUE unanswered: ERROR (timed out) after pam_timeout, not much later" \
+    'j["error_at"] is not None and 1 <= j["error_at"] <= 15' "$RES"
 expect_json "raw ISSUE unanswered: the error code is TIMEOUT (10)" '10 in j["errors"]' "$RES"
 still_serving "an unanswered raw ISSUE"
 tctl --json list
