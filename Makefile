@@ -48,7 +48,7 @@ JSON_LIBS	:= $(shell $(PKG_CONFIG) --libs json-c)
 
 # protocol/ + libtokend
 PROTO_OBJS	= protocol/wire.o protocol/tokenfmt.o
-LIB_OBJS	= $(PROTO_OBJS) protocol/libtokend.o
+LIB_OBJS	= $(PROTO_OBJS) protocol/libtokend.o protocol/text.o
 LIB_SONAME	= libtokend.so.0
 LIB_SO		= protocol/libtokend.so.0.1.0
 LIB_A		= protocol/libtokend.a

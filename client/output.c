@@ -92,26 +92,11 @@ output_time_relative(int64_t t, int64_t now, char *buf, size_t size)
 		    v == 1 ? "" : "s");
 }
 
-/* Control characters, DEL and UTF-8 C1 controls (U+0080-U+009F) become '?'. */
+/* The library's, shared with pam_tokend. */
 void
 output_clean(const char *s, char *buf, size_t size)
 {
-	const unsigned char	*p = (const unsigned char *)s;
-	size_t			 i = 0;
-
-	if (size == 0)
-		return;
-	while (*p != '\0' && i < size - 1) {
-		if (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
-			buf[i++] = '?';
-			p += 2;
-		} else if (*p < 0x20 || *p == 0x7f) {
-			buf[i++] = '?';
-			p++;
-		} else
-			buf[i++] = (char)*p++;
-	}
-	buf[i] = '\0';
+	tokend_text_clean(s, buf, size);
 }
 
 void

@@ -377,7 +377,9 @@ conn_wait_drain(struct conn *c, void (*resume)(struct conn *, void *),
 	if (c->state != CONN_LISTING)
 		return;
 	c->resume = resume;
-	if (!conn_output_full(c))
+	if (conn_output_full(c))
+		td->stats.output_blocked++;
+	else
 		conn_kick(c);
 }
 
@@ -473,6 +475,7 @@ conn_flush(struct conn *c)
 		if (conn_output_full(c)) {
 			if (!c->blocked) {
 				c->blocked = 1;
+				td->stats.output_blocked++;
 				conn_update_read(c);
 			}
 		} else if (sent && conn_pending(c) <= CONN_OUT_LOW &&
@@ -668,6 +671,7 @@ conn_process(struct conn *c)
 	    c->ilen - pos >= TOKEND_HDR_LEN) {
 		if (conn_output_full(c)) {
 			c->blocked = 1;
+			td->stats.output_blocked++;
 			break;
 		}
 		if ((bad = frame_check(c->ibuf + pos, &hdr)) != NULL) {

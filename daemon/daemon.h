@@ -28,6 +28,7 @@ struct counters {
 	uint64_t	conns_accepted;
 	uint64_t	conns_refused;		/* over max_connections or the per-uid cap */
 	uint64_t	conns_dropped;		/* protocol violations and idle timeouts */
+	uint64_t	output_blocked;		/* stops for a client that does not read */
 	uint64_t	issued;
 	uint64_t	revoked;
 	uint64_t	exchanged;

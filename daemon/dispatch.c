@@ -1073,6 +1073,7 @@ handle_status(struct conn *c, const uint8_t *body, size_t len)
 		status_add(m, "connections_accepted", s->conns_accepted);
 		status_add(m, "connections_refused", s->conns_refused);
 		status_add(m, "connections_dropped", s->conns_dropped);
+		status_add(m, "output_blocked", s->output_blocked);
 		status_add(m, "issued", s->issued);
 		status_add(m, "revoked", s->revoked);
 		status_add(m, "exchanged", s->exchanged);

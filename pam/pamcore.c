@@ -145,7 +145,7 @@ pamcore_warning(const struct tokend_token *t, int64_t now, char *buf,
 	struct tm	tm;
 	time_t		exp = (time_t)t->expires;
 	int64_t		left = t->expires - now;
-	char		date[16], when[32];
+	char		date[16], when[32], name[TOKEND_NAME_SIZE];
 
 	gmtime_r(&exp, &tm);
 	strftime(date, sizeof(date), "%Y-%m-%d", &tm);
@@ -158,8 +158,10 @@ pamcore_warning(const struct tokend_token *t, int64_t now, char *buf,
 		    (long long)((left + 3599) / 3600));
 	else
 		snprintf(when, sizeof(when), "within the hour");
+	/* The name is the user's own text: no escape sequence reaches the terminal. */
+	tokend_text_clean(t->name, name, sizeof(name));
 	snprintf(buf, size, "Your tokend token \"%s\" expires %s (%s).",
-	    t->name, when, date);
+	    name, when, date);
 }
 
 struct tokend_token *

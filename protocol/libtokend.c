@@ -197,7 +197,12 @@ tokend_conn_close(struct tokend_conn *conn)
 	free(conn);
 }
 
-/* Send and clear conn->tx. */
+/*
+ * Send and clear conn->tx.  When the daemon has closed the connection
+ * (EPIPE, ECONNRESET) the socket is kept: a daemon that refuses a
+ * connection at accept (too many connections, shutting down) sends one
+ * ERROR frame first, and conn_request() reads it from there.
+ */
 static enum tokend_err
 conn_flush(struct tokend_conn *conn, int64_t deadline)
 {
@@ -221,6 +226,8 @@ conn_flush(struct tokend_conn *conn, int64_t deadline)
 		    wait_fd(conn->fd, POLLOUT, deadline) == 0)
 			continue;
 		wbuf_reset(&conn->tx);
+		if (n == -1 && (errno == EPIPE || errno == ECONNRESET))
+			return TOKEND_E_IO;	/* its last word may be there */
 		conn_drop(conn);
 		return TOKEND_E_IO;
 	}
@@ -321,7 +328,8 @@ conn_request(struct tokend_conn *conn, int want_type, struct frame *f,
 	if (retry)
 		wbuf_put(&saved, conn->tx.data, conn->tx.len);
 	err = conn_flush(conn, deadline);
-	if (err == TOKEND_OK)
+	/* Also after a failed send: a refusal at connect is read, not lost. */
+	if (err == TOKEND_OK || (err == TOKEND_E_IO && conn->fd != -1))
 		err = conn_read_frame(conn, f, deadline, &got_any);
 	if (err == TOKEND_E_IO && retry && !got_any && !saved.failed &&
 	    now_ms() < deadline) {
@@ -438,6 +446,8 @@ issue_converse(struct tokend_conn *conn, const struct frame *f,
 		reply->n = m.n;
 		enc_conv_reply(&conn->tx, reply);
 		err = conn_flush(conn, deadline);
+		if (err == TOKEND_E_IO && conn->fd != -1)
+			err = TOKEND_OK;	/* the caller reads why (timeout) */
 	} else {
 		/* The daemon may have given up first: report its reason. */
 		struct frame	ef;
@@ -483,7 +493,9 @@ tokend_token_issue(struct tokend_conn *conn, const struct tokend_issue_req *req,
 		return err;
 	enc_issue(&conn->tx, &m);
 	deadline = now_ms() + conn->timeout_ms;
-	if ((err = conn_flush(conn, deadline)) != TOKEND_OK)
+	/* A failed send still leaves the refusal to read (conn_flush). */
+	if ((err = conn_flush(conn, deadline)) != TOKEND_OK &&
+	    !(err == TOKEND_E_IO && conn->fd != -1))
 		return err;
 	for (;;) {
 		/* PAM waits for a person: each step gets its own long deadline. */

@@ -208,6 +208,14 @@ enum tokend_err	 tokend_token_parse(const char *token, int *kind, char *id);
 /* Overwrite len bytes with zeros in a way the compiler keeps. */
 void		 tokend_wipe(void *p, size_t len);
 
+/*
+ * Copy text from the daemon (a token or user name, a PAM message) into
+ * buf[size] fit for a terminal: control characters, DEL and the UTF-8 C1
+ * controls (U+0080-U+009F, which some terminals take as escape sequences)
+ * become '?'.  Token names are chosen by users; show them through this.
+ */
+void		 tokend_text_clean(const char *s, char *buf, size_t size);
+
 #ifdef __cplusplus
 }
 #endif

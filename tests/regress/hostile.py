@@ -16,6 +16,8 @@ that watches the daemon serve everybody else meanwhile.
         prompt with PASSWORD: {"errors"} (final answers)
   hostile.py SOCK garbage SECONDS     random and mutated frames on many short
         connections: {"conns","frames"}
+  hostile.py SOCK slowlist USER K     K LISTs of USER at once, read only after a
+        pause: {"lists": [record ids of each answer], "bad": why not whole}
 
 Every result is one JSON object on stdout.
 """
@@ -277,6 +279,37 @@ def garbage(path, seconds):
     print(json.dumps({"conns": conns, "frames": frames}))
 
 
+def slowlist(path, user, k):
+    s = connect(path)
+    s.sendall(frame(MSG_LIST, b"\x00" + pstr(user)) * k)
+    time.sleep(0.5)		# the daemon meets a client that does not read
+    r, lists, bad = Reader(s), [], None
+    ids = []
+    while len(lists) < k and bad is None:
+        f = r.next(30)
+        if f is None or f[0] != 0x83:
+            bad = "frame %r" % (f[0] if f else None)
+            break
+        body = f[1]
+        more, (count,), off = body[0], struct.unpack(">H", body[1:3]), 3
+        for _ in range(count):
+            (ln,) = struct.unpack(">H", body[off:off + 2])
+            ids.append(body[off + 2:off + 2 + ln].decode())
+            off += 2 + ln
+            # skip the rest of the record: parent, user, uid, name, kind,
+            # created, expires, last_used, scopes
+            (ln,) = struct.unpack(">H", body[off:off + 2]); off += 2 + ln
+            (ln,) = struct.unpack(">H", body[off:off + 2]); off += 2 + ln + 4
+            (ln,) = struct.unpack(">H", body[off:off + 2]); off += 2 + ln + 1 + 24
+            nsc = body[off]; off += 1
+            for _ in range(nsc):
+                (ln,) = struct.unpack(">H", body[off:off + 2]); off += 2 + ln
+        if not more:
+            lists.append(ids)
+            ids = []
+    print(json.dumps({"lists": lists, "bad": bad}))
+
+
 def main():
     path, mode, args = sys.argv[1], sys.argv[2], sys.argv[3:]
     if mode == "canary":
@@ -291,6 +324,8 @@ def main():
         guess(path, int(args[0]), args[1])
     elif mode == "garbage":
         garbage(path, float(args[0]))
+    elif mode == "slowlist":
+        slowlist(path, args[0], int(args[1]))
     else:
         sys.exit("unknown mode " + mode)
 

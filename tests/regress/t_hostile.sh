@@ -96,6 +96,15 @@ echo "  LIST flood: daemon RSS peak $PEAK KB (before: $RSS0 KB)"
 expect_true "the daemon's RSS stays under 64 MB during the LIST flood ($PEAK KB)" \
     test "$PEAK" -lt 65536
 
+# A client that reads late still gets every answer whole: five lists of h1's
+# 50 tokens (360 KB) go out in parts as it reads.
+B0=$(stat_value output_blocked)
+RES=$("${HOSTILE[@]}" slowlist h1 5)
+expect_json "five LISTs read late: each answer whole, 50 ids in order" \
+    'j["bad"] is None and len(j["lists"]) == 5 and all(len(l) == 50 and l == sorted(l) and len(set(l)) == 50 for l in j["lists"])' "$RES"
+expect_true "the daemon stopped for the client meanwhile (output_blocked grew)" \
+    test "$(stat_value output_blocked)" -gt "$B0"
+
 phase helper-hog
 # --- 2. h2 leaves 20 ISSUEs at their prompt; others still log in at once.
 # (setpriv itself in the background, not a function: $! is then the hog.)

@@ -44,6 +44,21 @@ else
 	skip "connection limits across several uids"
 fi
 
+# --- a client refused at connect reads why, even when its request could no
+# longer be sent (EPIPE): "too many connections", never an I/O error.
+timeout 60 "${RAW[@]}" hold 5 60 >"$T/hold.me" &
+HOLDER=$!
+BG_PIDS="$BG_PIDS $HOLDER"
+wait_for "$CMD_TIMEOUT" test -s "$T/hold.me"
+BUSY=0
+for i in $(seq 1 20); do
+	tctl status
+	[ "$RC" = 1 ] && echo "$ERR" | grep -q "too many connections" && BUSY=$((BUSY + 1))
+done
+expect_eq "20 status calls over the per-uid limit all say 'too many connections'" 20 "$BUSY"
+kill "$HOLDER" 2>/dev/null
+wait "$HOLDER" 2>/dev/null
+
 # --- out of descriptors: accept pauses (one log line, no spinning) and
 # resumes by itself when descriptors free up.
 SOFT=$(prlimit --pid "$DAEMON_PID" --nofile -o SOFT --noheadings)

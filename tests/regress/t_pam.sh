@@ -86,6 +86,14 @@ expect_pam "session with an expiring token succeeds" PAM_SUCCESS
 expect_match "the session warns about the expiring token" \
     "^info: Your tokend token \"soon\" expires in 3 days \\([0-9]{4}-[0-9]{2}-[0-9]{2}\\)\\.$" "$OUT"
 expect_eq "exactly one warning" 1 "$(grep -c '^info:' "$T/out")"
+# A token name is the user's own text: a C1 control (U+009B, CSI on some
+# terminals) in it must not reach the terminal of whoever logs in.
+issue_ok "evil$(printf '\302\233')2J" --expires 2d || finish
+pam s3 tok-session "$ME" session
+expect_match "a name with a C1 control is warned about with '?' in its place" \
+    '^info: Your tokend token "evil\?2J" expires in 2 days' "$OUT"
+expect_true "no C1 control byte reaches the output" \
+    bash -c "! LC_ALL=C grep -q \$'\302\233' '$T/out'"
 
 # Stacked into tokend's own PAM service (as pam-auth-update's profile does),
 # the module steps aside: an access token must not buy a refresh token.

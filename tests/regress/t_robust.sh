@@ -66,6 +66,19 @@ raw_send "VERIFY with a string length beyond the body" "544b010700000004 00ff414
 BIG=$("$PYTHON" -c 'print("00" * 4097)')
 raw_send "a 4097-byte body with max_frame 4096" "544b0107$(printf '%08x' 4097)$BIG"
 
+# --- frames behind an ISSUE: a bad header there drops the client at once
+# (not after the PAM conversation); so does a CONV_REPLY sent before its CONV.
+ISSUE_HEX=544b01010000000e00000001780000000000000000$(printf '%02x' 0)
+RES=$(timeout 20 "${RAW[@]}" send "${ISSUE_HEX}544b0108000000005859010800000000" 10)
+expect_json "ISSUE, STATUS, then a bad header: ERROR 1 and closed, no prompt first" \
+    'j["closed"] and j["frames"] == [0x80] and j["errors"] == [1]' "$RES"
+RES=$(timeout 20 "${RAW[@]}" send "${ISSUE_HEX}544b01020000000301000000" 10)
+expect_json "ISSUE then a CONV_REPLY before any CONV: ERROR 1 and closed" \
+    'j["closed"] and j["frames"] == [0x80] and j["errors"] == [1]' "$RES"
+no_pam_helpers() { [ -z "$(pam_helpers)" ]; }
+expect_true "their PAM helpers are gone" wait_for "$CMD_TIMEOUT" no_pam_helpers
+still_serving "frames that break the protocol behind an ISSUE"
+
 # --- truncated frames, then the client closes
 timeout 10 "${RAW[@]}" close "544b0107000000400041" >/dev/null
 still_serving "a truncated body then close"

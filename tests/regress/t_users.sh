@@ -31,6 +31,16 @@ as_nobody tctl list
 expect_no_match "nobody: list table shows none of root's ids" "$ID_R1|$ID_R2|root-1|root-2" "$OUT"
 as_nobody tctl --json list --user "$ME"
 expect_rc "nobody: list --user root is refused" 1
+EXISTS_ERR=$ERR
+as_nobody tctl --json list --user no-such-user-here
+expect_rc "nobody: list --user of a name that does not exist is refused" 1
+expect_eq "nobody cannot tell an existing user from a missing one by the refusal" \
+    "$EXISTS_ERR" "$(echo "$ERR" | sed 's/no-such-user-here/'"$ME"'/g')"
+as_nobody tctl delete --all --user no-such-user-here --yes
+MISSING_ERR=$ERR
+as_nobody tctl delete --all --user "$ME" --yes
+expect_eq "nor by the refusal of delete --all --user" "$MISSING_ERR" \
+    "$(echo "$ERR" | sed 's/'"$ME"'/no-such-user-here/g')"
 as_nobody tctl --json list --all
 expect_rc "nobody: list --all is refused" 1
 expect_no_match "nobody: list --all shows none of root's ids" "$ID_R1|$ID_R2" "$OUT"
