@@ -36,6 +36,11 @@ bench-large: daemon/tokend $(BENCH_BIN) $(FILL_BIN)
 	bash tests/bench/run-large.sh
 .PHONY: bench-large
 
+# The account re-check with 10,000 users in use (target: under 5% of a core).
+bench-recheck: daemon/tokend client/tokenctl $(BENCH_BIN) $(FILL_BIN)
+	bash tests/bench/run-recheck.sh
+.PHONY: bench-recheck
+
 # VERIFY latency idle and with PAM conversations held open and an
 # ISSUE/REVOKE loop running (target: loaded p99 <= 2x idle p99).
 bench-load: daemon/tokend $(BENCH_BIN)

@@ -81,6 +81,10 @@ test_defaults(void)
 	CHECK(conf.pam_timeout == 120, "default pam_timeout");
 	CHECK(conf.max_pam_helpers == 16, "default max_pam_helpers");
 	CHECK(conf.pam_serialize == 0, "default pam_serialize");
+	CHECK(conf.max_pam_per_uid == 1, "default max_pam_per_uid");
+	CHECK(conf.max_pam_queued_per_uid == 2, "default max_pam_queued_per_uid");
+	CHECK(conf.account_recheck == 60, "default account_recheck");
+	CHECK(conf.lookup_timeout == 10, "default lookup_timeout");
 	CHECK(conf.fail_delay_ms == 2000, "default fail_delay_ms");
 	CHECK(conf.refresh_default == 90 * 86400, "default refresh_default");
 	CHECK(conf.refresh_max == 365 * 86400, "default refresh_max");
@@ -179,6 +183,14 @@ test_set(void)
 	    conf.map_size == 512ULL << 20, "set map_size 512M");
 	CHECK(config_set(&conf, "refresh_max", "3650d", &cause) == 0 &&
 	    conf.refresh_max == 3650LL * 86400, "set refresh_max 3650d");
+	CHECK(config_set(&conf, "account_recheck", "0", &cause) == 0 &&
+	    conf.account_recheck == 0, "account_recheck 0 turns it off");
+	CHECK(config_set(&conf, "account_recheck", "5m", &cause) == 0 &&
+	    conf.account_recheck == 300, "set account_recheck 5m");
+	CHECK(config_set(&conf, "max_pam_queued_per_uid", "0", &cause) == 0 &&
+	    conf.max_pam_queued_per_uid == 0, "max_pam_queued_per_uid 0: no queue");
+	CHECK(config_set(&conf, "verify_fail_burst", "4", &cause) == 0,
+	    "the retired verify_fail_burst is still read");
 	CHECK(config_set(&conf, "pam_serialize", "yes", &cause) == 0 &&
 	    conf.pam_serialize == 1, "set pam_serialize yes");
 	CHECK(config_set(&conf, "pam_serialize", "FALSE", &cause) == 0 &&
@@ -221,6 +233,10 @@ test_set(void)
 	REFUSE("max_frame", "255", "max_frame too small");
 	REFUSE("max_frame", "65537", "max_frame above protocol max");
 	REFUSE("max_pam_helpers", "1025", "max_pam_helpers too big");
+	REFUSE("max_pam_per_uid", "0", "max_pam_per_uid 0");
+	REFUSE("max_pam_queued_per_uid", "1025", "max_pam_queued_per_uid too big");
+	REFUSE("account_recheck", "2d", "account_recheck above one day");
+	REFUSE("lookup_timeout", "0", "lookup_timeout 0");
 	REFUSE("fail_delay_ms", "10001", "fail_delay_ms too big");
 	REFUSE("fail_delay_ms", "2s", "fail_delay_ms is plain ms");
 	REFUSE("pam_serialize", "maybe", "bad bool");
