@@ -310,6 +310,27 @@ conn_send(struct conn *c, struct wbuf *w)
 		event_add(c->ev_write, NULL);
 }
 
+const uint8_t *
+conn_encode(struct conn *c, conn_encode_fn enc, void *arg, size_t *len)
+{
+	size_t	start = c->out.len;
+
+	if (c->state == CONN_CLOSED || c->out.failed)
+		return NULL;
+	enc(&c->out, arg);
+	if (c->out.failed) {
+		/* Only memory runs out here: drop the part, say so. */
+		c->out.failed = 0;
+		c->out.len = start;
+		conn_error(c, PERR_INTERNAL, "out of memory");
+		return NULL;
+	}
+	if (!c->processing)
+		event_add(c->ev_write, NULL);
+	*len = c->out.len - start;
+	return c->out.data + start;
+}
+
 void
 conn_error(struct conn *c, int code, const char *fmt, ...)
 {

@@ -92,6 +92,15 @@ unsigned conn_count_state(enum conn_state);
 void	 conn_send(struct conn *, struct wbuf *w);
 void	 conn_error(struct conn *, int code, const char *fmt, ...)
 	     __attribute__((format(printf, 3, 4)));
+/*
+ * The hot path's send: enc(w, arg) appends one whole frame to w, which is
+ * c's own output, so the answer is not encoded elsewhere and copied.
+ * Returns the frame's bytes (valid until the handler returns; *len its
+ * length), or NULL when it could not be encoded (an ERROR is queued).
+ */
+typedef void (*conn_encode_fn)(struct wbuf *w, void *arg);
+const uint8_t *conn_encode(struct conn *, conn_encode_fn enc, void *arg,
+	     size_t *len);
 /* The client broke the protocol: ERROR 1, cancel any wait, then close. */
 void	 conn_violation(struct conn *, const char *what);
 

@@ -816,6 +816,37 @@ owner_usable(enum account_answer a)
 	}
 }
 
+/* The encoders of the hot path's answers, for conn_encode(). */
+static void
+encode_exchanged(struct wbuf *w, void *arg)
+{
+	enc_exchanged(w, arg);
+}
+
+struct verify_answer {
+	const struct msg_verify_result	*res;
+	const struct vcache_hit		*hit;		/* or a cached frame */
+	size_t				 last_used_off;	/* in the frame */
+};
+
+static void
+encode_verify(struct wbuf *w, void *arg)
+{
+	struct verify_answer	*a = arg;
+	size_t			 start = w->len;
+
+	if (a->hit == NULL) {
+		a->last_used_off = enc_verify_result(w, a->res) - start;
+		return;
+	}
+	/* The frame as it was sent, with last_used brought up to date. */
+	wbuf_put(w, a->hit->reply, a->hit->len);
+	if (!w->failed)
+		tokenfmt_store64(w->data + start + a->hit->last_used_off,
+		    (uint64_t)lastused_get(a->hit->rid,
+		    a->hit->stored_last_used));
+}
+
 static int
 handle_exchange(struct conn *c, const uint8_t *body, size_t len)
 {
@@ -828,6 +859,7 @@ handle_exchange(struct conn *c, const uint8_t *body, size_t len)
 	uint64_t		 mask = 0, jti;
 	uint32_t		 acct = 0;
 	int64_t			now = clock_now(), lifetime, exp;
+	size_t			flen;
 	uint8_t			i, j;
 	int			ret = CONN_FRAME_DONE, usable;
 
@@ -915,8 +947,7 @@ handle_exchange(struct conn *c, const uint8_t *body, size_t len)
 			memcpy(out.rec.scopes[out.rec.nscopes++], rec->scopes[j],
 			    sizeof(rec->scopes[j]));
 	out.expires_in = (uint32_t)(exp - now);
-	enc_exchanged(&reply, &out);
-	conn_send(c, &reply);
+	(void)conn_encode(c, encode_exchanged, &out, &flen);
 	lastused_note(rec->id, now, rec->last_used);
 	td->stats.exchanged++;
 	log_debug("exchanged token %s for access token %s, caller uid %u",
@@ -929,19 +960,15 @@ done:
 	return ret;
 }
 
-/*
- * A cached answer: the frame as it was sent, with last_used brought up
- * to date.
- */
+/* A cached answer. */
 static void
 verify_cached(struct conn *c, const struct vcache_hit *hit, int64_t now)
 {
-	wbuf_put(&reply, hit->reply, hit->len);
-	if (reply.failed)
+	struct verify_answer	a = { NULL, hit, 0 };
+	size_t			len;
+
+	if (conn_encode(c, encode_verify, &a, &len) == NULL)
 		return;
-	tokenfmt_store64(reply.data + hit->last_used_off,
-	    (uint64_t)lastused_get(hit->rid, hit->stored_last_used));
-	conn_send(c, &reply);
 	lastused_note(hit->rid, now, hit->stored_last_used);
 	td->stats.verified_active++;
 	td->stats.verified_cached++;
@@ -956,9 +983,11 @@ handle_verify(struct conn *c, const uint8_t *body, size_t len)
 	struct token_record		rec;
 	struct vcache_hit		hit;
 	uint8_t				tag[VCACHE_TAG_BYTES];
+	struct verify_answer		a = { &out, NULL, 0 };
+	const uint8_t			*frame;
 	int64_t				now = clock_now(), until = 0;
 	uint32_t			acct = 0;
-	size_t				last_used_off;
+	size_t				flen;
 	uint8_t				j;
 	int				ret = CONN_FRAME_DONE, usable = 0;
 
@@ -1014,11 +1043,10 @@ handle_verify(struct conn *c, const uint8_t *body, size_t len)
 answer:
 	if (!out.active)
 		td->stats.verified_inactive++;
-	last_used_off = enc_verify_result(&reply, &out);	/* small and bounded */
-	if (out.active && !reply.failed && td->conf.answer_cache)
-		vcache_put(tag, now, rec.id, acct, until, rec.last_used,
-		    reply.data, reply.len, last_used_off);
-	conn_send(c, &reply);
+	frame = conn_encode(c, encode_verify, &a, &flen);
+	if (out.active && frame != NULL && td->conf.answer_cache)
+		vcache_put(tag, now, rec.id, acct, until, rec.last_used, frame,
+		    flen, a.last_used_off);
 done:
 	explicit_bzero(m.token, sizeof(m.token));
 	explicit_bzero(&claims, sizeof(claims));
