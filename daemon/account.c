@@ -47,8 +47,8 @@ struct entry {
 	uint8_t		 state;
 	uint8_t		 shown;		/* ACCOUNT: S_OK or S_NONE as last logged */
 	uint8_t		 queued;	/* waits: 1 in background, 2 in urgent */
-	uint8_t		 sent;		/* with the helper */
-	uint8_t		 used;		/* ACCOUNT: used since its last check went out */
+	uint8_t		 sent;		/* with the helper: 1 urgent, 2 background */
+	uint8_t		 used;		/* ACCOUNT: asked for since its last answer */
 	uint32_t	 uid;		/* key (BY_UID, ACCOUNT) or answer (BY_NAME) */
 	char		*name;		/* key (BY_NAME, ACCOUNT) or answer (BY_UID) */
 	int64_t		 when;		/* clock_now() of the last answer */
@@ -472,6 +472,7 @@ account_apply(const uint8_t *body, size_t len, int64_t now)
 		return 0;
 	}
 	e->when = now;
+	e->used = 0;
 	e->state = res == ACCOUNT_RES_OK ? S_OK : S_NONE;
 	if (e->kind == K_BY_UID && res == ACCOUNT_RES_OK) {
 		char *n = strdup(name);
@@ -602,16 +603,41 @@ account_uid(const char *name, uid_t *uid)
 	return a;
 }
 
+/*
+ * An account answer is trusted for account_recheck.  Past that, an account
+ * whose tokens were used since its last answer is checked again in the
+ * background and its requests go on with the last answer meanwhile (for
+ * at most lookup_timeout more: a check takes no longer); an account idle
+ * since its last answer, or older still, waits for a fresh check.  So each
+ * account in use is checked once per account_recheck, and no answer is
+ * older than account_recheck plus the time one check takes.
+ */
 enum account_answer
 account_usable_ref(uint32_t ref, int64_t now)
 {
-	if (td->conf.account_recheck == 0)
+	struct entry	*e;
+	int64_t		 age, recheck = td->conf.account_recheck;
+	int		 was_used;
+
+	if (recheck == 0)
 		return ACCOUNT_OK;
 	if (ref == 0 || ref >= nents)
 		return ACCOUNT_ERROR;
-	ents[ref].used = 1;
-	return account_answer(ref, now, td->conf.account_recheck,
-	    td->conf.account_recheck);
+	e = &ents[ref];
+	was_used = e->used;
+	e->used = 1;
+	age = now - e->when;
+	if (e->state == S_OK || e->state == S_NONE) {
+		if (age >= 0 && age < recheck)
+			return e->state == S_OK ? ACCOUNT_OK : ACCOUNT_NONE;
+		if (age >= 0 && age < recheck + td->conf.lookup_timeout &&
+		    e->sent != 1 && e->queued != 2 &&
+		    (was_used || e->sent || e->queued)) {
+			account_ask(ref, 0);
+			return e->state == S_OK ? ACCOUNT_OK : ACCOUNT_NONE;
+		}
+	}
+	return account_answer(ref, now, recheck, recheck);
 }
 
 enum account_answer
@@ -662,29 +688,27 @@ account_checks(void)
 }
 
 /*
- * Every second: users whose tokens were used since their last check, and
- * whose answer is half way to stale, are checked again before anyone has
- * to wait for it.
+ * Every second: accounts whose tokens were used since their last answer
+ * and whose answer has reached account_recheck are checked again, before
+ * anyone has to wait for it.
  */
 static void
 account_sweep_cb(evutil_socket_t fd, short events, void *arg)
 {
 	struct entry	*e;
-	int64_t		 now = clock_now(), half;
+	int64_t		 now = clock_now(), recheck = td->conf.account_recheck;
 	uint32_t	 idx;
 
 	(void)fd;
 	(void)events;
 	(void)arg;
-	half = td->conf.account_recheck / 2;
 	for (idx = 1; idx < nents; idx++) {
 		e = &ents[idx];
 		if (e->kind != K_ACCOUNT || !e->used || e->sent || e->queued)
 			continue;
-		if (now - e->when < (e->state == S_ERROR ? ERROR_TTL : half) &&
+		if (now - e->when < (e->state == S_ERROR ? ERROR_TTL : recheck) &&
 		    now >= e->when)
 			continue;
-		e->used = 0;
 		account_ask(idx, 0);
 	}
 }

@@ -8,10 +8,11 @@
  * Account re-check (SPEC.md): a token is usable only while its owner's
  * name still resolves to the uid it was issued to and the PAM account
  * phase of the tokend service accepts the user.  The answer is trusted
- * for account_recheck seconds; users whose tokens were used since their
- * last check are checked again in the background after half that, so
- * their requests never wait; a request for a user checked longer ago
- * waits for a fresh check.
+ * for account_recheck seconds; then users whose tokens were used since
+ * are checked again in the background while their requests go on with
+ * the last answer (for at most lookup_timeout), and a request for a user
+ * idle since its last check waits for a fresh one.  Each account in use
+ * costs one check per account_recheck.
  *
  * Each look-up returns at once: ACCOUNT_WAIT means the answer is on its
  * way, and conn_wake_lookups() is called when it (or any other) arrives,
