@@ -47,7 +47,7 @@ PAM_LIBS	:= $(shell $(PKG_CONFIG) --libs pam)
 JSON_LIBS	:= $(shell $(PKG_CONFIG) --libs json-c)
 
 # protocol/ + libtokend
-PROTO_OBJS	= protocol/wire.o protocol/tokenfmt.o
+PROTO_OBJS	= protocol/wire.o protocol/frame.o protocol/tokenfmt.o
 LIB_OBJS	= $(PROTO_OBJS) protocol/libtokend.o protocol/text.o
 LIB_SONAME	= libtokend.so.0
 LIB_SO		= protocol/libtokend.so.0.1.0

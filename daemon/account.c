@@ -119,6 +119,12 @@ fifo_pop(struct fifo *f)
 	return idx;
 }
 
+static uint32_t
+fifo_head(const struct fifo *f)
+{
+	return f->len == 0 ? 0 : f->v[f->head];
+}
+
 static void
 fifo_free(struct fifo *f)
 {
@@ -238,15 +244,21 @@ entry_get(enum kind kind, uint32_t uid, const char *name)
 
 /* ---- the helper ---- */
 
+/*
+ * The helper answers in order: lookup_timeout runs from the moment the
+ * oldest question in flight became the oldest (restart), not from the
+ * last one sent, so a steady stream of questions cannot keep a stuck
+ * helper alive.
+ */
 static void
-helper_arm_timeout(void)
+helper_arm_timeout(int restart)
 {
 	struct timeval	tv = { td->conf.lookup_timeout, 0 };
 
-	if (inflight.len > 0)
-		event_add(ev_timeout, &tv);
-	else
+	if (inflight.len == 0)
 		event_del(ev_timeout);
+	else if (restart || !evtimer_pending(ev_timeout, NULL))
+		event_add(ev_timeout, &tv);
 }
 
 static int
@@ -291,7 +303,8 @@ entry_failed(struct entry *e, int64_t now)
 	int64_t	ttl = e->kind == K_ACCOUNT ? td->conf.account_recheck :
 		    e->state == S_OK ? NSS_TTL : NSS_NEG_TTL;
 
-	if ((e->state == S_OK || e->state == S_NONE) && now - e->when < ttl) {
+	if ((e->state == S_OK || e->state == S_NONE) && now >= e->when &&
+	    now - e->when < ttl) {
 		e->used = 1;
 		return;
 	}
@@ -299,16 +312,22 @@ entry_failed(struct entry *e, int64_t now)
 	e->when = now;
 }
 
-/* The helper is stuck or gone: what it held fails; a new one comes later. */
+/*
+ * The helper is stuck or gone.  The question it was answering (the oldest
+ * in flight) fails; the others go back to their queues for the next
+ * helper, which comes a little later.  When no helper can be started,
+ * what waits urgently fails too, so that nobody waits for ever.
+ */
 static void
 helper_lost(const char *why)
 {
 	struct timeval	 tv = { RESPAWN_MS / 1000, (RESPAWN_MS % 1000) * 1000 };
 	int64_t		 now = clock_now();
 	uint32_t	 idx;
+	int		 urgent_too = helper_fd == -1;
 
-	log_warnx("account helper %d %s; %zu look-ups failed, a new helper in "
-	    "%d ms", (int)helper_pid, why, inflight.len, RESPAWN_MS);
+	log_warnx("account helper %d %s; a new helper in %d ms",
+	    (int)helper_pid, why, RESPAWN_MS);
 	if (helper_pid > 0)
 		kill(helper_pid, SIGKILL);
 	helper_pid = -1;
@@ -320,9 +339,22 @@ helper_lost(const char *why)
 		close(helper_fd);
 		helper_fd = -1;
 	}
-	while ((idx = fifo_pop(&inflight)) != 0) {
+	if ((idx = fifo_pop(&inflight)) != 0) {
 		ents[idx].sent = 0;
 		entry_failed(&ents[idx], now);
+	}
+	while ((idx = fifo_pop(&inflight)) != 0) {
+		ents[idx].queued = ents[idx].sent == 1 ? 2 : 1;
+		ents[idx].sent = 0;
+		fifo_push(ents[idx].queued == 2 ? &urgent : &background, idx);
+	}
+	if (urgent_too) {
+		while ((idx = fifo_pop(&urgent)) != 0) {
+			if (ents[idx].queued != 2)
+				continue;
+			ents[idx].queued = 0;
+			entry_failed(&ents[idx], now);
+		}
 	}
 	bg_inflight = 0;
 	event_del(ev_timeout);
@@ -375,7 +407,7 @@ account_pump(void)
 		if (evtimer_pending(ev_respawn, NULL))
 			return;		/* not yet */
 		if (helper_start() == -1) {
-			helper_lost("could not be started");
+			helper_lost("could not be started");	/* fails what waits */
 			return;
 		}
 	}
@@ -400,7 +432,7 @@ account_pump(void)
 			return;
 		}
 	}
-	helper_arm_timeout();
+	helper_arm_timeout(0);
 }
 
 static void
@@ -452,7 +484,7 @@ account_apply(const uint8_t *body, size_t len, int64_t now)
 	rbuf_str(&r, name, sizeof(name));
 	rbuf_str(&r, detail, sizeof(detail));
 	if (rbuf_done(&r) == -1 || res > ACCOUNT_RES_ERROR ||
-	    (idx = fifo_pop(&inflight)) == 0)
+	    (idx = fifo_head(&inflight)) == 0)
 		return -1;
 	e = &ents[idx];
 	want = e->kind == K_BY_UID ? ACCOUNT_REQ_BY_UID :
@@ -461,7 +493,8 @@ account_apply(const uint8_t *body, size_t len, int64_t now)
 	if (type != want || (e->kind == K_BY_UID && res == ACCOUNT_RES_OK &&
 	    uid != e->uid) || (e->kind == K_ACCOUNT &&
 	    (uid != e->uid || strcmp(name, e->name) != 0)))
-		return -1;
+		return -1;	/* helper_lost() fails it, at the head */
+	fifo_pop(&inflight);
 	if (e->sent == 2)
 		bg_inflight--;
 	e->sent = 0;
@@ -525,8 +558,8 @@ account_read_cb(evutil_socket_t fd, short events, void *arg)
 	}
 	if (!got)
 		return;
+	helper_arm_timeout(1);
 	account_pump();
-	helper_arm_timeout();
 	conn_wake_lookups();
 }
 

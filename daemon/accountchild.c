@@ -141,12 +141,24 @@ child_check(uint32_t uid, const char *name)
 		return;
 	}
 	rc = pam_acct_mgmt(pamh, PAM_SILENT);
-	/* A password to change is not a disabled account. */
-	if (rc == PAM_SUCCESS || rc == PAM_NEW_AUTHTOK_REQD)
+	switch (rc) {
+	case PAM_SUCCESS:
+	case PAM_NEW_AUTHTOK_REQD:	/* a password to change: still enabled */
 		child_answer(ACCOUNT_REQ_CHECK, ACCOUNT_RES_OK, uid, name, "");
-	else
+		break;
+	case PAM_ACCT_EXPIRED:
+	case PAM_PERM_DENIED:
+	case PAM_USER_UNKNOWN:
+	case PAM_AUTH_ERR:
 		child_answer(ACCOUNT_REQ_CHECK, ACCOUNT_RES_NONE, uid, name,
 		    pam_strerror(pamh, rc));
+		break;
+	default:
+		/* LDAP down, a broken module: no answer, not "disabled". */
+		child_answer(ACCOUNT_REQ_CHECK, ACCOUNT_RES_ERROR, uid, name,
+		    pam_strerror(pamh, rc));
+		break;
+	}
 	pam_end(pamh, rc);
 }
 

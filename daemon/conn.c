@@ -601,21 +601,16 @@ conn_read_cb(evutil_socket_t fd, short events, void *arg)
 	conn_process(c);
 }
 
-/*
- * Check a request frame header before its body is buffered: NULL when
- * *hdr may be taken, else why the client must be dropped.
- */
-static const char *
-frame_check(const uint8_t *p, struct frame_hdr *hdr)
+/* What the daemon accepts: request types within their bounds and max_frame. */
+static int
+conn_next(const struct conn *c, size_t pos, struct frame_hdr *hdr,
+    const char **why)
 {
-	if (frame_hdr_decode(p, hdr) == -1)
-		return "bad frame header";
-	if (!msgtype_is_request(hdr->type))
-		return "unexpected message type";
-	if (hdr->length > td->conf.max_frame ||
-	    !msg_len_ok(hdr->type, hdr->length))
-		return "bad frame length";
-	return NULL;
+	struct frame_rules	rules = {
+		msgtype_is_request, msg_len_ok, td->conf.max_frame
+	};
+
+	return frame_next(c->ibuf + pos, c->ilen - pos, &rules, hdr, why);
 }
 
 /* Cut the frame at pos (need bytes) out of ibuf, wiping it. */
@@ -630,9 +625,9 @@ conn_cut(struct conn *c, size_t pos, size_t need)
 /*
  * While a request waits, look at what queued up behind it from pos on:
  * every header must be valid (a bad one drops the client now, not when
- * its turn comes), the total must stay within conn_in_max(), and during
- * a PAM conversation each complete CONV_REPLY is handed over at once,
- * ahead of the frames before it.  -1 when c was dropped.
+ * its turn comes), and during a PAM conversation each complete CONV_REPLY
+ * is handed over at once, ahead of the frames before it, and the rest
+ * must stay within conn_in_max().  -1 when c was dropped.
  */
 static int
 conn_scan_waiting(struct conn *c, size_t pos)
@@ -640,16 +635,16 @@ conn_scan_waiting(struct conn *c, size_t pos)
 	struct frame_hdr	 hdr;
 	const char		*bad;
 	size_t			 need;
+	int			 rc;
 
-	while (c->state != CONN_CLOSED && !c->closing &&
-	    c->ilen - pos >= TOKEND_HDR_LEN) {
-		if ((bad = frame_check(c->ibuf + pos, &hdr)) != NULL) {
+	while (c->state != CONN_CLOSED && !c->closing) {
+		if ((rc = conn_next(c, pos, &hdr, &bad)) == FRAME_BAD) {
 			conn_violation(c, bad);
 			return -1;
 		}
-		need = TOKEND_HDR_LEN + hdr.length;
-		if (c->ilen - pos < need)
+		if (rc == FRAME_INCOMPLETE)
 			break;
+		need = TOKEND_HDR_LEN + hdr.length;
 		if (hdr.type == MSG_CONV_REPLY && c->state == CONN_IN_PAM) {
 			td->stats.requests[hdr.type]++;
 			ops.frame(c, hdr.type, c->ibuf + pos + TOKEND_HDR_LEN,
@@ -661,12 +656,15 @@ conn_scan_waiting(struct conn *c, size_t pos)
 		}
 		pos += need;
 	}
+	/*
+	 * A PAM conversation waits for a person, for minutes: what the client
+	 * sends meanwhile must fit, or it is dropped.  Any other wait ends by
+	 * itself soon: the connection is just not read from until then.
+	 */
 	if (c->state != CONN_CLOSED && !c->closing &&
-	    c->ilen >= conn_in_max()) {
-		conn_violation(c, c->state == CONN_IN_PAM ||
-		    c->state == CONN_ISSUE_QUEUED ?
-		    "too much sent while a PAM conversation waits" :
-		    "too much sent while a request waits");
+	    c->ilen >= conn_in_max() && (c->state == CONN_ISSUE_QUEUED ||
+	    c->state == CONN_IN_PAM || c->state == CONN_FAIL_DELAY)) {
+		conn_violation(c, "too much sent while a PAM conversation waits");
 		return -1;
 	}
 	return c->state == CONN_CLOSED ? -1 : 0;
@@ -695,12 +693,12 @@ conn_process(struct conn *c)
 			td->stats.output_blocked++;
 			break;
 		}
-		if ((bad = frame_check(c->ibuf + pos, &hdr)) != NULL) {
+		if ((rc = conn_next(c, pos, &hdr, &bad)) == FRAME_BAD) {
 			conn_violation(c, bad);
 			break;
 		}
 		need = TOKEND_HDR_LEN + hdr.length;
-		if (c->ilen - pos < need) {
+		if (rc == FRAME_INCOMPLETE) {
 			if (conn_reserve(c, need) == -1) {
 				log_warnx("uid %u pid %d: out of memory",
 				    (unsigned)c->peer.uid, (int)c->peer.pid);
@@ -736,8 +734,8 @@ conn_process(struct conn *c)
 	if (c->state != CONN_READY) {
 		/* What waits behind the request under way (or the one retried). */
 		need = 0;
-		if (c->state == CONN_WAIT_LOOKUP && c->ilen >= TOKEND_HDR_LEN &&
-		    frame_hdr_decode(c->ibuf, &hdr) == 0)
+		if (c->state == CONN_WAIT_LOOKUP &&
+		    conn_next(c, 0, &hdr, &bad) == FRAME_COMPLETE)
 			need = TOKEND_HDR_LEN + hdr.length;
 		if (conn_scan_waiting(c, need) == -1)
 			return;

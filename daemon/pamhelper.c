@@ -277,7 +277,11 @@ pamhelper_request(struct conn *c, struct msg_issue *m, uid_t uid,
 	struct pamjob	*j;
 	uid_t		 caller = conn_peer(c)->uid;
 
-	if (caller != 0 && !caller_may_start(caller) &&
+	/*
+	 * It would wait (what waits now is there for want of a slot or of
+	 * its caller's share): a caller may have only so many waiting.
+	 */
+	if (caller != 0 && !(slot_free() && caller_may_start(caller)) &&
 	    queued_of(caller) >= td->conf.max_pam_queued_per_uid) {
 		conn_error(c, PERR_BUSY, "too many authentications under way "
 		    "for uid %u; finish one first", (unsigned)caller);
@@ -303,10 +307,10 @@ pamhelper_request(struct conn *c, struct msg_issue *m, uid_t uid,
 	nqueued++;
 	conn_wait(c, CONN_ISSUE_QUEUED, job_cancel_cb, j);
 	job_arm(j, td->conf.pam_timeout * 1000);
+	log_debug("ISSUE for %s, caller uid %u: %u helpers running, %u waiting",
+	    m->user, (unsigned)caller, nrunning, nqueued);
+	/* j may end in here (a helper that cannot start): not used after. */
 	pamhelper_next();
-	if (j->queued)
-		log_debug("ISSUE for %s waits for a PAM helper (%u running)",
-		    m->user, nrunning);
 	return 0;
 }
 

@@ -329,7 +329,12 @@ conn_request(struct tokend_conn *conn, int want_type, struct frame *f,
 		wbuf_put(&saved, conn->tx.data, conn->tx.len);
 	err = conn_flush(conn, deadline);
 	/* Also after a failed send: a refusal at connect is read, not lost. */
-	if (err == TOKEND_OK || (err == TOKEND_E_IO && conn->fd != -1))
+	if (err == TOKEND_E_IO && conn->fd != -1) {
+		/* The daemon closed it: the frame stays readable in conn->rx. */
+		err = conn_read_frame(conn, f, deadline, &got_any);
+		if (err == TOKEND_OK)
+			conn_drop(conn);
+	} else if (err == TOKEND_OK)
 		err = conn_read_frame(conn, f, deadline, &got_any);
 	if (err == TOKEND_E_IO && retry && !got_any && !saved.failed &&
 	    now_ms() < deadline) {
@@ -476,7 +481,7 @@ tokend_token_issue(struct tokend_conn *conn, const struct tokend_issue_req *req,
 	struct frame		f;
 	enum tokend_err		err;
 	int64_t			deadline;
-	int			got_any;
+	int			got_any, sendfail = 0;
 
 	if (conn == NULL || req == NULL || conv == NULL || token == NULL)
 		return TOKEND_E_ARG;
@@ -494,9 +499,11 @@ tokend_token_issue(struct tokend_conn *conn, const struct tokend_issue_req *req,
 	enc_issue(&conn->tx, &m);
 	deadline = now_ms() + conn->timeout_ms;
 	/* A failed send still leaves the refusal to read (conn_flush). */
-	if ((err = conn_flush(conn, deadline)) != TOKEND_OK &&
-	    !(err == TOKEND_E_IO && conn->fd != -1))
-		return err;
+	if ((err = conn_flush(conn, deadline)) != TOKEND_OK) {
+		if (err != TOKEND_E_IO || conn->fd == -1)
+			return err;
+		sendfail = 1;
+	}
 	for (;;) {
 		/* PAM waits for a person: each step gets its own long deadline. */
 		deadline = now_ms() + ISSUE_STEP_TIMEOUT_MS;
@@ -521,7 +528,10 @@ tokend_token_issue(struct tokend_conn *conn, const struct tokend_issue_req *req,
 			explicit_bzero(conn->rx, CONN_RXSIZE);
 			return TOKEND_OK;
 		case MSG_ERROR:
-			return conn_error_frame(conn, &f);
+			err = conn_error_frame(conn, &f);
+			if (sendfail)
+				conn_drop(conn);	/* the daemon closed it */
+			return err;
 		default:
 			conn_drop(conn);
 			return TOKEND_E_PROTOCOL;

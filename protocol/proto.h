@@ -208,6 +208,35 @@ const char	*msgtype_name(int type);
 int		 msgtype_is_request(int type);
 const char	*proto_err_name(int code);
 
+/*
+ * What frame_next() lets through: a type (NULL: any), lengths per type
+ * (NULL: any), and the largest body.
+ */
+struct frame_rules {
+	int		(*type_ok)(int type);
+	int		(*len_ok)(int type, size_t len);
+	size_t		  max_len;
+};
+
+#define FRAME_BAD		-1
+#define FRAME_INCOMPLETE	0
+#define FRAME_COMPLETE		1
+
+/* A client's rules: response types, bodies up to TOKEND_FRAME_MAX. */
+extern const struct frame_rules frame_rules_response;
+
+/*
+ * The frame at the start of buf[0..len) (protocol/frame.c): FRAME_COMPLETE
+ * when all of it is there (*hdr filled; it takes TOKEND_HDR_LEN +
+ * hdr->length bytes), FRAME_INCOMPLETE when more must be read (*hdr is
+ * filled once the 8 header bytes are there, so the caller can make room
+ * for the body), FRAME_BAD when the header breaks the rules (*why says
+ * how).  Reads buf only.
+ */
+int		 frame_next(const uint8_t *buf, size_t len,
+		     const struct frame_rules *rules, struct frame_hdr *hdr,
+		     const char **why);
+
 /* Header: 0 and *hdr filled when 8 bytes are a valid header, -1 otherwise. */
 int		 frame_hdr_decode(const uint8_t *p, struct frame_hdr *hdr);
 void		 frame_hdr_encode(uint8_t *p, uint8_t type, uint32_t length);

@@ -13,6 +13,8 @@
   rawclient.py SOCKET verify-flood N    N VERIFYs of well-formed tokens that do
                                         not exist, then one of the token on stdin;
                                         reports the answers
+  rawclient.py SOCKET verify-same N     N VERIFYs of the token on stdin written at
+                                        once, then one more; reports the answers
   rawclient.py - forge                  print a well-formed refresh token that
                                         does not exist (valid checksum)
 
@@ -137,10 +139,20 @@ def read_answers(s, n):
     return out
 
 
-def verify_flood(path, n, token):
+def verify_flood(path, n, token, same=False):
+    """N VERIFYs (forged tokens, or token itself when same), then token."""
     s = connect(path)
     res = {"inactive": 0, "active": 0, "errors": [], "last": None}
     left = n
+    if same:
+        # All at once: the daemon must take them however long the first waits.
+        s.sendall(frame(MSG_VERIFY, pstr(token)) * n)
+        for mtype, body in read_answers(s, n):
+            if mtype == MSG_VERIFY_RESULT:
+                res["active" if body[:1] == b"\x01" else "inactive"] += 1
+            elif mtype == MSG_ERROR:
+                res["errors"].append(struct.unpack(">H", body[:2])[0])
+        left = 0
     while left > 0:
         k = min(left, 200)
         s.sendall(b"".join(frame(MSG_VERIFY, pstr(forge())) for _ in range(k)))
@@ -165,8 +177,9 @@ def main():
     if mode == "forge":
         print(forge())
         return
-    if mode == "verify-flood":
-        print(json.dumps(verify_flood(path, int(args[0]), sys.stdin.readline().strip())))
+    if mode in ("verify-flood", "verify-same"):
+        print(json.dumps(verify_flood(path, int(args[0]), sys.stdin.readline().strip(),
+                                      mode == "verify-same")))
         return
     if mode == "send":
         # Read until the daemon closes, or until a little after its first

@@ -7,6 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 
 setup account_recheck=60s lookup_timeout=2s
+cp "$(dirname "$0")/rawclient.py" "$T/rawclient.py"
 cat >"$PAMDIR/tokend" <<EOF
 auth     required   $PAM_MATRIX passdb=$PAMDIR/passdb
 account  required   $PAM_MATRIX passdb=$PAMDIR/passdb
@@ -110,6 +111,15 @@ BOB=$!
 tctl status
 expect_rc "status answers while a look-up hangs" 0
 expect_true "and alice's token verifies (checked recently)" is_active "$TKR"
+# More questions arriving must not keep the stuck helper alive: lookup_timeout
+# counts from the question it is stuck on.  (At most 40 more, 4 a second.)
+for i in $(seq 1 40); do
+	kill -0 "$BOB" 2>/dev/null || break
+	"$TCTL" --socket "$SOCK" list --user "more$i" >/dev/null 2>&1 </dev/null &
+	sleep 0.25
+done
+bob_done() { ! kill -0 "$BOB" 2>/dev/null; }
+expect_true "the hung look-up ended while more kept coming" bob_done
 wait "$BOB"
 expect_eq "the hung look-up fails after lookup_timeout (exit 3: try again later)" 3 "$?"
 expect_match "saying it cannot look the user up" 'cannot look up user bob' "$(cat "$T/bob.err")"
@@ -118,6 +128,30 @@ expect_true "the log says the helper did not answer" \
 kill -CONT "$HELPER" 2>/dev/null
 tctl --json list --user alice
 expect_json "a new helper answers the next look-up" 'len(j) == 1' "$OUT"
+
+# --- a client that pipelines is not dropped while a check is due: 1000
+# VERIFYs at once of a token whose account must be checked first.
+settle
+clock_advance 61
+RES=$(printf '%s\n' "$TKR" | "$PYTHON" "$T/rawclient.py" "$SOCK" verify-same 1000)
+expect_json "1000 pipelined VERIFYs behind an account check: all answered active" \
+    'j["active"] == 1000 and j["last"] == "active" and j["errors"] == []' "$RES"
+
+# --- a PAM account module that fails for its own reasons (LDAP down) is no
+# answer: tokens are refused meanwhile, but the account is not "disabled".
+settle
+cp "$PAMDIR/tokend" "$T/tokend.pam.good"
+cat >"$PAMDIR/tokend" <<EOF
+auth     required   $PAM_MATRIX passdb=$PAMDIR/passdb
+account  required   $TOP/tests/pam/pam_testmod.so unknown-option
+EOF
+D0=$(disabled_lines)
+clock_advance 61
+expect_true "an account module in error: the token is refused (fail closed)" is_inactive "$TKR"
+expect_eq "but the account is not logged as disabled" "$D0" "$(disabled_lines)"
+expect_true "the log says the look-up failed" grep -q 'look-up of alice failed' "$T/daemon.log"
+cp "$T/tokend.pam.good" "$PAMDIR/tokend"
+expect_true "the module working again: active within one check" becomes active "$TKR"
 
 # --- account_recheck = 0: no checks at all.
 write_config account_recheck=0

@@ -126,6 +126,20 @@ kill "$HOG" 2>/dev/null
 wait "$HOG" 2>/dev/null
 expect_true "h2's helpers end when it hangs up" wait_for "$CMD_TIMEOUT" no_helpers
 
+# A caller's waiting ISSUEs are capped also when every helper is busy with
+# others: root (no cap) takes all 4 helpers, then h3 gets 2 waiting, 3 busy.
+setpriv --reuid=0 --regid=0 --keep-groups "${HOSTILE[@]}" hog 4 30 >"$T/roothog.json" &
+ROOTHOG=$!
+BG_PIDS="$BG_PIDS $ROOTHOG"
+wait_for "$CMD_TIMEOUT" test -s "$T/roothog.json"
+expect_json "root holds the four helpers" 'j["conv"] == 4' "$(cat "$T/roothog.json")"
+RES=$(as_uid 40003 "${HOSTILE[@]}" hog 5 0)
+expect_json "h3, with no helper free: two ISSUEs wait, three are refused as busy" \
+    'j["conv"] == 0 and j["waiting"] == 2 and j["errors"] == [9, 9, 9]' "$RES"
+kill "$ROOTHOG" 2>/dev/null
+wait "$ROOTHOG" 2>/dev/null
+expect_true "the helpers end when their clients hang up" wait_for "$CMD_TIMEOUT" no_helpers
+
 phase guesses
 # --- 3. Wrong passwords from h3, 64 at once, twice: only the burst reaches PAM.
 F0=$(stat_value pam_failures)

@@ -56,6 +56,9 @@ for i in $(seq 1 20); do
 	[ "$RC" = 1 ] && echo "$ERR" | grep -q "too many connections" && BUSY=$((BUSY + 1))
 done
 expect_eq "20 status calls over the per-uid limit all say 'too many connections'" 20 "$BUSY"
+tctl_in "x" issue --name busy
+expect_rc "an ISSUE over the limit is refused (exit 1)" 1
+expect_match "and says so" 'too many connections' "$ERR"
 kill "$HOLDER" 2>/dev/null
 wait "$HOLDER" 2>/dev/null
 
