@@ -270,7 +270,9 @@ use_nss_wrapper() {
 	lib=$(find_module . libnss_wrapper.so) || {
 		echo "$TEST_NAME: libnss_wrapper.so not found (install libnss-wrapper)" >&2; return 1; }
 	nss_users "$@"
-	DAEMON_ENV=(LD_PRELOAD="$lib" NSS_WRAPPER_PASSWD="$T/passwd" NSS_WRAPPER_GROUP="$T/group")
+	# (A sanitizer build wants its runtime first; the preload comes before it.)
+	DAEMON_ENV=(LD_PRELOAD="$lib" NSS_WRAPPER_PASSWD="$T/passwd" NSS_WRAPPER_GROUP="$T/group"
+	    ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0")
 }
 
 # nss_users NAME:UID...: the users the daemon sees from now on (a new file,

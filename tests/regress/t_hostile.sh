@@ -22,6 +22,9 @@ EOF
 for u in h1 h2 h3 h4; do
 	echo "$u:pw-$u:tokend" >>"$PAMDIR/passdb"
 done
+# In a sanitizer build, freed memory waits in ASan's quarantine (256 MB):
+# keep it small, or the RSS could not come back down.
+ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=4"
 use_nss_wrapper h1:40001 h2:40002 h3:40003 h4:40004 || finish
 start_daemon || finish
 PID=$DAEMON_PID
@@ -219,8 +222,11 @@ expect_json "and its worst wait under max(50 ms, 3 x the control's)" \
 expect_true "the daemon's descriptors come back to $FD0" wait_for 20 fds_back
 RSS1=$(rss_kb)
 echo "  RSS: $RSS0 KB before, peak $PEAK KB, $RSS1 KB after"
-expect_true "its RSS is back within 8 MB of before ($RSS0 -> $RSS1 KB)" \
-    test "$RSS1" -le $((RSS0 + 8192))
+# (ASan's allocator keeps shadow and caches of its own: more room there.)
+SLACK=8
+ldd "$TOKEND" 2>/dev/null | grep -q libasan && SLACK=32
+expect_true "its RSS is back within $SLACK MB of before ($RSS0 -> $RSS1 KB)" \
+    test "$RSS1" -le $((RSS0 + SLACK * 1024))
 tctl status
 expect_rc "the daemon still serves" 0
 stop_daemon
