@@ -245,7 +245,8 @@ conn_read_frame(struct tokend_conn *conn, struct frame *f, int64_t deadline,
     int *got_any)
 {
 	struct frame_hdr	hdr;
-	size_t			have, need;
+	const char		*why;
+	size_t			have;
 	ssize_t			n;
 
 	*got_any = 0;
@@ -253,18 +254,16 @@ conn_read_frame(struct tokend_conn *conn, struct frame *f, int64_t deadline,
 		have = conn->rxend - conn->rxstart;
 		if (have > 0)
 			*got_any = 1;
-		if (have >= TOKEND_HDR_LEN) {
-			if (frame_hdr_decode(conn->rx + conn->rxstart, &hdr) == -1 ||
-			    hdr.type < 0x80 || hdr.length > TOKEND_FRAME_MAX)
-				goto protocol;
-			need = TOKEND_HDR_LEN + hdr.length;
-			if (have >= need) {
-				f->type = hdr.type;
-				f->body = conn->rx + conn->rxstart + TOKEND_HDR_LEN;
-				f->len = hdr.length;
-				conn->rxstart += need;
-				return TOKEND_OK;
-			}
+		switch (frame_next(conn->rx + conn->rxstart, have,
+		    &frame_rules_response, &hdr, &why)) {
+		case FRAME_BAD:
+			goto protocol;
+		case FRAME_COMPLETE:
+			f->type = hdr.type;
+			f->body = conn->rx + conn->rxstart + TOKEND_HDR_LEN;
+			f->len = hdr.length;
+			conn->rxstart += TOKEND_HDR_LEN + hdr.length;
+			return TOKEND_OK;
 		}
 		/* Move a partial frame to the front to make room. */
 		if (conn->rxstart > 0) {

@@ -19,10 +19,12 @@ $(FUZZ_O)/%.o: %.c
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(CPPFLAGS) -Itests/fuzz $(FUZZ_CFLAGS) -MMD -MP -c -o $@ $<
 
-$(FUZZ_B)/fuzz_frame: $(FUZZ_O)/tests/fuzz/fuzz_frame.o $(FUZZ_O)/protocol/wire.o
+$(FUZZ_B)/fuzz_frame: $(FUZZ_O)/tests/fuzz/fuzz_frame.o $(FUZZ_O)/protocol/wire.o \
+		$(FUZZ_O)/protocol/frame.o
 	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^
 
-$(FUZZ_B)/fuzz_response: $(FUZZ_O)/tests/fuzz/fuzz_response.o $(FUZZ_O)/protocol/wire.o
+$(FUZZ_B)/fuzz_response: $(FUZZ_O)/tests/fuzz/fuzz_response.o $(FUZZ_O)/protocol/wire.o \
+		$(FUZZ_O)/protocol/frame.o
 	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^
 
 $(FUZZ_B)/fuzz_token: $(FUZZ_O)/tests/fuzz/fuzz_token.o $(FUZZ_O)/tests/fuzz/fuzzkey.o \
@@ -35,7 +37,7 @@ $(FUZZ_B)/fuzz_config: $(FUZZ_O)/tests/fuzz/fuzz_config.o $(FUZZ_O)/daemon/confi
 
 # The seed generator: the real encoders, built like the targets (no libFuzzer main).
 $(FUZZ_B)/seedgen: $(FUZZ_O)/tests/fuzz/seedgen.o $(FUZZ_O)/tests/fuzz/fuzzkey.o \
-		$(FUZZ_O)/protocol/wire.o $(FUZZ_O)/protocol/tokenfmt.o \
+		$(FUZZ_O)/protocol/wire.o $(FUZZ_O)/protocol/frame.o $(FUZZ_O)/protocol/tokenfmt.o \
 		$(FUZZ_O)/daemon/token.o $(FUZZ_O)/daemon/util.o
 	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer-no-link -o $@ $^ $(SODIUM_LIBS)
 

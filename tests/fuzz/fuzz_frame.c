@@ -1,10 +1,13 @@
 /*
- * fuzz_frame: a client byte stream, split into frames the way the daemon's
- * conn_process() does it (daemon/listener.c): header, request type, length
- * against max_frame and the type's bounds, then that type's decoder.
- * Each body is copied into a buffer of exactly its size, so a decoder that
- * reads past its frame is caught even when the next frame follows.
- * A request that decodes must encode back to the same bytes.
+ * fuzz_frame: a client byte stream, split into frames by frame_next() with
+ * the daemon's rules (daemon/conn.c: request types, the type's bounds,
+ * max_frame), then each frame's decoder.  frame_next() is fed every
+ * prefix length too, so its answers for a growing buffer must agree:
+ * INCOMPLETE until the whole frame is there, then COMPLETE with the same
+ * header, and BAD as soon as the header can tell.  Each body is copied
+ * into a buffer of exactly its size, so a decoder that reads past its
+ * frame is caught even when the next frame follows.  A request that
+ * decodes must encode back to the same bytes.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -122,26 +125,57 @@ decode_encode(uint8_t type, const uint8_t *body, size_t len, struct wbuf *w)
 	return 0;
 }
 
+static const struct frame_rules requests = {
+	msgtype_is_request, msg_len_ok, FUZZ_MAX_FRAME
+};
+
+/* frame_next() on a shorter prefix agrees with its answer on the whole. */
+static void
+check_prefixes(const uint8_t *data, size_t left, int rc,
+    const struct frame_hdr *hdr)
+{
+	struct frame_hdr	 h;
+	const char		*why;
+	size_t			 n, whole;
+	int			 r;
+
+	whole = rc == FRAME_INCOMPLETE ? left : rc == FRAME_BAD ?
+	    TOKEND_HDR_LEN : TOKEND_HDR_LEN + hdr->length;
+	for (n = 0; n < whole && n <= left; n++) {
+		r = frame_next(data, n, &requests, &h, &why);
+		if (n < TOKEND_HDR_LEN ? r != FRAME_INCOMPLETE :
+		    r != (rc == FRAME_BAD ? FRAME_BAD : FRAME_INCOMPLETE) ||
+		    (r != FRAME_BAD && (h.type != hdr->type ||
+		    h.length != hdr->length))) {
+			fprintf(stderr, "fuzz_frame: frame_next of %zu bytes says "
+			    "%d, of %zu bytes %d\n", n, r, left, rc);
+			abort();
+		}
+	}
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct frame_hdr	 hdr;
 	struct wbuf		 w;
+	const char		*why;
 	uint8_t			*body;
 	size_t			 pos = 0, need;
+	int			 rc;
 
 	wbuf_init(&w);
-	while (size - pos >= TOKEND_HDR_LEN) {
-		if (frame_hdr_decode(data + pos, &hdr) == -1)
-			break;
-		if (!msgtype_is_request(hdr.type))
-			break;
-		if (hdr.length > FUZZ_MAX_FRAME ||
-		    !msg_len_ok(hdr.type, hdr.length))
-			break;
+	for (;;) {
+		rc = frame_next(data + pos, size - pos, &requests, &hdr, &why);
+		if (size - pos <= 4096)
+			check_prefixes(data + pos, size - pos, rc, &hdr);
+		if (rc == FRAME_BAD && why == NULL)
+			abort();		/* a refusal always says why */
+		if (rc != FRAME_COMPLETE)
+			break;		/* dropped, or the daemon waits for more */
 		need = TOKEND_HDR_LEN + (size_t)hdr.length;
 		if (size - pos < need)
-			break;		/* the daemon waits for the rest */
+			abort();	/* COMPLETE must mean complete */
 
 		/* Exactly the body: ASan reports any read past it. */
 		if ((body = malloc(hdr.length ? hdr.length : 1)) == NULL)
