@@ -17,7 +17,7 @@ SYSCONFDIR	?= /etc
 
 CC		?= cc
 PKG_CONFIG	?= pkg-config
-PKGS		= libevent lmdb libsodium pam json-c
+PKGS		= libevent lmdb libsodium pam json-c libseccomp
 
 WARN	= -Wall -Wextra -Wformat=2 -Wshadow -Wpointer-arith -Wstrict-prototypes \
 	  -Wmissing-prototypes -Wwrite-strings -Wcast-qual -Wundef
@@ -43,6 +43,7 @@ EXE_LDFLAGS	= $(if $(filter 1,$(SAN)),,-pie) $(LDHARDEN) $(SANLD) $(LDFLAGS)
 LIBEVENT_LIBS	:= $(shell $(PKG_CONFIG) --libs libevent)
 LMDB_LIBS	:= $(shell $(PKG_CONFIG) --libs lmdb)
 SODIUM_LIBS	:= $(shell $(PKG_CONFIG) --libs libsodium)
+SECCOMP_LIBS	:= $(shell $(PKG_CONFIG) --libs libseccomp)
 PAM_LIBS	:= $(shell $(PKG_CONFIG) --libs pam)
 JSON_LIBS	:= $(shell $(PKG_CONFIG) --libs json-c)
 
@@ -55,11 +56,13 @@ LIB_A		= protocol/libtokend.a
 
 # daemon/
 DAEMON_CORE	= daemon/util.o daemon/log.o daemon/config.o daemon/store.o daemon/store_write.o daemon/token.o
-DAEMON_OBJS	= $(DAEMON_CORE) daemon/tokend.o daemon/listener.o daemon/conn.o \
+DAEMON_OBJS	= $(DAEMON_CORE) daemon/tokend.o daemon/monitor.o daemon/engine.o \
+		  daemon/channel.o daemon/chanout.o daemon/sandbox.o daemon/listener.o daemon/conn.o \
 		  daemon/dispatch.o daemon/pamhelper.o daemon/pamchild.o daemon/account.o \
 		  daemon/accountchild.o daemon/helper.o daemon/clock.o daemon/lastused.o \
 		  daemon/ratelimit.o daemon/writer.o daemon/vcache.o
-DAEMON_LIBS	= -pthread $(LIBEVENT_LIBS) $(LMDB_LIBS) $(SODIUM_LIBS) $(PAM_LIBS)
+DAEMON_LIBS	= -pthread $(LIBEVENT_LIBS) $(LMDB_LIBS) $(SODIUM_LIBS) $(PAM_LIBS) \
+		  $(SECCOMP_LIBS)
 
 # client/
 CLIENT_OBJS	= client/tokenctl.o client/cmd_issue.o client/cmd_list.o client/cmd_delete.o \

@@ -1,6 +1,9 @@
 /*
- * Users and accounts, daemon side (account.h): the cache of answers, the
- * queue of questions, the helper process and the background re-check.
+ * Users and accounts, the engine's side (account.h): the cache of
+ * answers, the queue of questions and the background re-check.  The
+ * questions go to the account helper through the monitor, which started
+ * it (monitor.h: MON_ACCT_ASK, MON_ACCT_ANSWER, MON_ACCT_RESET,
+ * MON_ACCT_LOST); the answers come back in order.
  *
  * Entries live in one array and are never moved or freed while the
  * daemon runs, so their index is a stable handle (account_usable_ref);
@@ -27,7 +30,7 @@
 #include "conn.h"
 #include "daemon.h"
 #include "log.h"
-#include "helper.h"
+#include "monitor.h"
 #include "util.h"
 
 #define NSS_TTL			60	/* seconds a found user is trusted */
@@ -72,11 +75,10 @@ static unsigned		 bg_inflight;
 static unsigned		 ndisabled;
 static uint64_t		 nchecks;	/* account checks answered */
 
-static pid_t		 helper_pid = -1;
-static int		 helper_fd = -1;
-static struct event	*ev_helper, *ev_timeout, *ev_respawn, *ev_sweep;
+static int		 helper_down;	/* lost: a new one after RESPAWN_MS */
+static int		 resetting;	/* RESET sent, LOST not yet back */
+static struct event	*ev_timeout, *ev_respawn, *ev_sweep;
 
-static void	account_read_cb(evutil_socket_t, short, void *);
 static void	account_timeout_cb(evutil_socket_t, short, void *);
 static void	account_respawn_cb(evutil_socket_t, short, void *);
 static void	account_sweep_cb(evutil_socket_t, short, void *);
@@ -261,38 +263,6 @@ helper_arm_timeout(int restart)
 		event_add(ev_timeout, &tv);
 }
 
-static int
-helper_start(void)
-{
-	char	 name[] = "tokend-account-helper", flag[] = "--account-helper";
-	char	*argv[] = { name, flag, td->conf.pam_service,
-		    td->conf.pam_confdir, NULL };
-	int	 sv[2];
-
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1) {
-		log_warn("account helper: socketpair");
-		return -1;
-	}
-	if ((helper_pid = helper_spawn(sv[1], argv, ACCOUNT_HELPER_NICE)) ==
-	    -1) {
-		log_warn("cannot start the account helper (%s)", helper_path());
-		close(sv[0]);
-		close(sv[1]);
-		return -1;
-	}
-	close(sv[1]);
-	helper_fd = sv[0];
-	fcntl(helper_fd, F_SETFL, fcntl(helper_fd, F_GETFL) | O_NONBLOCK);
-	if ((ev_helper = event_new(td->base, helper_fd, EV_READ | EV_PERSIST,
-	    account_read_cb, NULL)) == NULL ||
-	    event_add(ev_helper, NULL) == -1) {
-		log_warnx("account helper: cannot watch its socket");
-		return -1;
-	}
-	log_debug("account helper %d started", (int)helper_pid);
-	return 0;
-}
-
 /*
  * An answer of a failed look-up: a fresh answer it was to renew stays
  * (and is asked again soon); otherwise the entry is an error for a while.
@@ -315,30 +285,20 @@ entry_failed(struct entry *e, int64_t now)
 /*
  * The helper is stuck or gone.  The question it was answering (the oldest
  * in flight) fails; the others go back to their queues for the next
- * helper, which comes a little later.  When no helper can be started,
- * what waits urgently fails too, so that nobody waits for ever.
+ * helper, which the monitor starts when asked, a little later.  A stuck
+ * one is replaced (MON_ACCT_RESET): until the monitor says it is gone
+ * (MON_ACCT_LOST), what the old one might still answer is not taken.
  */
 static void
-helper_lost(const char *why)
+helper_lost(const char *why, int reset)
 {
+	static const struct mon_msg	reset_msg = { .type = MON_ACCT_RESET };
 	struct timeval	 tv = { RESPAWN_MS / 1000, (RESPAWN_MS % 1000) * 1000 };
+	struct wbuf	 w;
 	int64_t		 now = clock_now();
 	uint32_t	 idx;
-	int		 urgent_too = helper_fd == -1;
 
-	log_warnx("account helper %d %s; a new helper in %d ms",
-	    (int)helper_pid, why, RESPAWN_MS);
-	if (helper_pid > 0)
-		kill(helper_pid, SIGKILL);
-	helper_pid = -1;
-	if (ev_helper != NULL) {
-		event_free(ev_helper);
-		ev_helper = NULL;
-	}
-	if (helper_fd != -1) {
-		close(helper_fd);
-		helper_fd = -1;
-	}
+	log_warnx("account helper %s; a new one in %d ms", why, RESPAWN_MS);
 	if ((idx = fifo_pop(&inflight)) != 0) {
 		ents[idx].sent = 0;
 		entry_failed(&ents[idx], now);
@@ -348,15 +308,15 @@ helper_lost(const char *why)
 		ents[idx].sent = 0;
 		fifo_push(ents[idx].queued == 2 ? &urgent : &background, idx);
 	}
-	if (urgent_too) {
-		while ((idx = fifo_pop(&urgent)) != 0) {
-			if (ents[idx].queued != 2)
-				continue;
-			ents[idx].queued = 0;
-			entry_failed(&ents[idx], now);
-		}
-	}
 	bg_inflight = 0;
+	helper_down = 1;
+	if (reset) {
+		resetting = 1;
+		wbuf_init(&w);
+		mon_encode(&w, &reset_msg);
+		(void)engine_send(&w);
+		wbuf_free(&w);
+	}
 	event_del(ev_timeout);
 	event_add(ev_respawn, &tv);
 	conn_wake_lookups();
@@ -375,20 +335,20 @@ static int
 helper_send(uint32_t idx)
 {
 	const struct entry	*e = &ents[idx];
+	struct mon_msg		 m;
 	struct wbuf		 w;
-	size_t			 off;
-	int			 type, rc = 0;
+	int			 rc;
 
-	type = e->kind == K_BY_UID ? ACCOUNT_REQ_BY_UID :
+	memset(&m, 0, sizeof(m));
+	m.type = MON_ACCT_ASK;
+	m.flag = e->kind == K_BY_UID ? ACCOUNT_REQ_BY_UID :
 	    e->kind == K_BY_NAME ? ACCOUNT_REQ_BY_NAME : ACCOUNT_REQ_CHECK;
+	m.uid = e->uid;
+	if (e->kind != K_BY_UID)
+		snprintf(m.user, sizeof(m.user), "%s", e->name);
 	wbuf_init(&w);
-	off = frame_begin(&w, (uint8_t)type);
-	wbuf_u32(&w, e->uid);
-	wbuf_str(&w, e->kind == K_BY_UID ? "" : e->name);
-	frame_end(&w, off);
-	if (w.failed || send(helper_fd, w.data, w.len, MSG_NOSIGNAL |
-	    MSG_DONTWAIT) == -1)
-		rc = -1;
+	mon_encode(&w, &m);
+	rc = engine_send(&w);
 	wbuf_free(&w);
 	return rc;
 }
@@ -403,13 +363,10 @@ account_pump(void)
 
 	if (urgent.len == 0 && background.len == 0)
 		return;
-	if (helper_fd == -1) {
-		if (evtimer_pending(ev_respawn, NULL))
+	if (helper_down) {
+		if (resetting || evtimer_pending(ev_respawn, NULL))
 			return;		/* not yet */
-		if (helper_start() == -1) {
-			helper_lost("could not be started");	/* fails what waits */
-			return;
-		}
+		helper_down = 0;
 	}
 	while (inflight.len < MAX_INFLIGHT) {
 		bg = urgent.len == 0;
@@ -420,7 +377,7 @@ account_pump(void)
 		if (!ents[idx].queued || ents[idx].sent)
 			continue;	/* sent already, through the other queue */
 		if (helper_send(idx) == -1) {
-			fifo_push(q, idx);	/* the socket is full: later */
+			fifo_push(q, idx);	/* the monitor is gone: stopping */
 			break;
 		}
 		ents[idx].queued = 0;
@@ -428,7 +385,7 @@ account_pump(void)
 		if (bg)
 			bg_inflight++;
 		if (fifo_push(&inflight, idx) == -1) {
-			helper_lost("lost track (out of memory)");
+			helper_lost("lost track (out of memory)", 1);
 			return;
 		}
 	}
@@ -507,7 +464,10 @@ account_apply(const uint8_t *body, size_t len, int64_t now)
 	e->when = now;
 	e->used = 0;
 	e->state = res == ACCOUNT_RES_OK ? S_OK : S_NONE;
-	if (e->kind == K_BY_UID && res == ACCOUNT_RES_OK) {
+	/* A uid whose name the monitor would not act on has no usable name. */
+	if (e->kind == K_BY_UID && res == ACCOUNT_RES_OK && !mon_user_ok(name))
+		e->state = S_NONE;
+	else if (e->kind == K_BY_UID && res == ACCOUNT_RES_OK) {
 		char *n = strdup(name);
 
 		if (n == NULL) {
@@ -525,39 +485,23 @@ account_apply(const uint8_t *body, size_t len, int64_t now)
 	return 0;
 }
 
-static void
-account_read_cb(evutil_socket_t fd, short events, void *arg)
+void
+account_message(int type, const uint8_t *body, size_t len)
 {
-	static uint8_t		 buf[TOKEND_HDR_LEN + 8 + 2 * (2 +
-				    TOKEND_ERRMSG_MAX + TOKEND_USER_MAX)];
-	struct frame_hdr	 hdr;
-	int64_t			 now = clock_now();
-	ssize_t			 len;
-	int			 got = 0;
-
-	(void)events;
-	(void)arg;
-	for (;;) {
-		len = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
-		if (len == -1 && errno == EINTR)
-			continue;
-		if (len == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			break;
-		if (len <= 0) {
-			helper_lost("ended");
-			return;
-		}
-		if (len < TOKEND_HDR_LEN || frame_hdr_decode(buf, &hdr) == -1 ||
-		    hdr.type != ACCOUNT_MSG_ANSWER ||
-		    (size_t)len != TOKEND_HDR_LEN + hdr.length ||
-		    account_apply(buf + TOKEND_HDR_LEN, hdr.length, now) == -1) {
-			helper_lost("sent a malformed answer");
-			return;
-		}
-		got = 1;
-	}
-	if (!got)
+	if (type == MON_ACCT_LOST) {
+		if (resetting)
+			resetting = 0;	/* the stuck one is gone: go on */
+		else
+			helper_lost("ended", 0);
+		account_pump();
 		return;
+	}
+	if (resetting)
+		return;		/* the replaced helper's last words */
+	if (account_apply(body, len, clock_now()) == -1) {
+		helper_lost("sent a malformed answer", 1);
+		return;
+	}
 	helper_arm_timeout(1);
 	account_pump();
 	conn_wake_lookups();
@@ -573,7 +517,7 @@ account_timeout_cb(evutil_socket_t fd, short events, void *arg)
 	(void)arg;
 	snprintf(why, sizeof(why), "did not answer within %u s",
 	    td->conf.lookup_timeout);
-	helper_lost(why);
+	helper_lost(why, 1);
 }
 
 /* ---- what the event loop asks ---- */
@@ -626,7 +570,8 @@ account_uid(const char *name, uid_t *uid)
 	enum account_answer	 a;
 	uint32_t		 idx;
 
-	if (name[0] == '\0')
+	/* A name the monitor would not act on is nobody's (monitor.h). */
+	if (!mon_user_ok(name))
 		return ACCOUNT_NONE;
 	if ((idx = entry_get(K_BY_NAME, 0, name)) == 0)
 		return ACCOUNT_ERROR;
@@ -682,6 +627,8 @@ account_usable(uint32_t uid, const char *name, int64_t now, uint32_t *ref)
 		*ref = 0;
 	if (td->conf.account_recheck == 0)
 		return ACCOUNT_OK;
+	if (!mon_user_ok(name))
+		return ACCOUNT_NONE;
 	if ((idx = entry_get(K_ACCOUNT, uid, name)) == 0)
 		return ACCOUNT_ERROR;
 	if (ref != NULL)
@@ -694,7 +641,7 @@ account_seen_ok(uint32_t uid, const char *name, int64_t now)
 {
 	uint32_t	idx;
 
-	if (td->conf.account_recheck == 0 ||
+	if (td->conf.account_recheck == 0 || !mon_user_ok(name) ||
 	    (idx = entry_get(K_ACCOUNT, uid, name)) == 0)
 		return;
 	ents[idx].state = S_OK;
@@ -767,9 +714,6 @@ account_init(char **cause)
 	if (ev_timeout == NULL || ev_respawn == NULL || ev_sweep == NULL)
 		return cause_set(cause, "cannot create the account timers");
 	account_configure();
-	/* Ready before the first client needs it; a failure is retried then. */
-	if (helper_start() == -1)
-		helper_lost("could not be started");
 	return 0;
 }
 
@@ -778,12 +722,6 @@ account_free(void)
 {
 	uint32_t	idx;
 
-	if (helper_pid > 0)
-		kill(helper_pid, SIGKILL);
-	if (ev_helper != NULL)
-		event_free(ev_helper);
-	if (helper_fd != -1)
-		close(helper_fd);
 	if (ev_timeout != NULL)
 		event_free(ev_timeout);
 	if (ev_respawn != NULL)

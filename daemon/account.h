@@ -33,8 +33,10 @@ enum account_answer {
 	ACCOUNT_ERROR,		/* the look-up failed (helper stuck or gone) */
 };
 
-/* Start the helper; fatal problems only (no memory). */
+/* Set up the timers; fatal problems only (no memory). */
 int	 account_init(char **cause);
+/* MON_ACCT_ANSWER or MON_ACCT_LOST from the monitor (its body). */
+void	 account_message(int type, const uint8_t *, size_t);
 void	 account_free(void);
 /* The re-check timer follows account_recheck (start-up and SIGHUP). */
 void	 account_configure(void);
@@ -60,11 +62,12 @@ unsigned account_disabled(void);
 uint64_t account_checks(void);
 
 /*
- * Between the daemon and its helper (SOCK_SEQPACKET, one frame each way
+ * Between the monitor and the helper (SOCK_SEQPACKET, one frame each way
  * per request, answered in order): a request is a frame of one of the
  * REQ types with body { u32 uid, string name }; the answer a frame
  * ACCOUNT_MSG_ANSWER with body { u8 request type, u8 result, u32 uid,
- * string name, string detail }.
+ * string name, string detail }.  The engine's MON_ACCT_ASK carries the
+ * type and that body; MON_ACCT_ANSWER the answer's body.
  */
 #define ACCOUNT_REQ_BY_UID	0xe1	/* name of uid */
 #define ACCOUNT_REQ_BY_NAME	0xe2	/* uid of name */

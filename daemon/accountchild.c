@@ -1,6 +1,6 @@
 /*
  * The account helper process: `tokend --account-helper SERVICE CONFDIR`,
- * started by the daemon (account.c) with its end of a SOCK_SEQPACKET
+ * started by the monitor (monitor.c) with its end of a SOCK_SEQPACKET
  * socketpair as fd 3.  It answers, one at a time and in order, the
  * password-database look-ups and account checks of account.h, so that
  * NSS and PAM never run on the event loop.
@@ -211,7 +211,7 @@ accountchild_main(int argc, char **argv)
 		if (len == -1 && errno == EINTR)
 			continue;
 		if (len <= 0)
-			_exit(0);	/* the daemon is gone */
+			_exit(0);	/* the monitor is gone */
 		if (len < TOKEND_HDR_LEN || frame_hdr_decode(buf, &hdr) == -1 ||
 		    (size_t)len != TOKEND_HDR_LEN + hdr.length)
 			_exit(2);

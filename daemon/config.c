@@ -38,6 +38,7 @@ enum config_type {
 	CONFIG_PATH_OPT,	/* char[]: absolute path or "" */
 	CONFIG_SERVICE,		/* char[]: PAM service name */
 	CONFIG_GROUP,		/* char[]: group name or "" */
+	CONFIG_USER,		/* char[]: a user name */
 	CONFIG_COUNT,		/* unsigned: plain integer */
 	CONFIG_MSEC,		/* unsigned: plain integer, milliseconds */
 	CONFIG_BYTES,		/* unsigned: size with optional suffix */
@@ -65,6 +66,7 @@ static const struct config_entry config_table[] = {
 	{ "key_file", CONFIG_PATH, CONFIG_FIELD(key_file), 0, 0 },
 	{ "pam_service", CONFIG_SERVICE, CONFIG_FIELD(pam_service), 0, 0 },
 	{ "pam_confdir", CONFIG_PATH_OPT, CONFIG_FIELD(pam_confdir), 0, 0 },
+	{ "user", CONFIG_USER, CONFIG_FIELD(user), 0, 0 },
 	{ "admin_group", CONFIG_GROUP, CONFIG_FIELD(admin_group), 0, 0 },
 	{ "verifier_group", CONFIG_GROUP, CONFIG_FIELD(verifier_group), 0, 0 },
 	{ "max_connections", CONFIG_COUNT, CONFIG_FIELD(max_connections),
@@ -139,6 +141,7 @@ config_defaults(struct config *conf)
 	config_copy(conf->key_file, sizeof conf->key_file, TOKEND_KEY_FILE);
 	config_copy(conf->pam_service, sizeof conf->pam_service,
 	    TOKEND_PAM_SERVICE);
+	config_copy(conf->user, sizeof conf->user, TOKEND_USER);
 
 	conf->max_connections = TOKEND_DEF_MAX_CONNECTIONS;
 	conf->max_connections_per_uid = TOKEND_DEF_MAX_CONNECTIONS_PER_UID;
@@ -304,6 +307,7 @@ config_is_string(const struct config_entry *e)
 	case CONFIG_PATH_OPT:
 	case CONFIG_SERVICE:
 	case CONFIG_GROUP:
+	case CONFIG_USER:
 		return (1);
 	default:
 		return (0);
@@ -454,6 +458,13 @@ config_check_string(const struct config_entry *e, const char *s,
 		if (*s != '\0' && *s != '/') {
 			cause_set(cause, "bad value for %s: '%s' (must be "
 			    "empty or an absolute path)", e->name, s);
+			return (-1);
+		}
+		break;
+	case CONFIG_USER:
+		if (*s == '\0' || *s == '-' || strchr(s, ':') != NULL) {
+			cause_set(cause, "bad value for %s: '%s' (must be "
+			    "a user name)", e->name, s);
 			return (-1);
 		}
 		break;

@@ -15,6 +15,7 @@
 #define TOKEND_DB_DIR		"/var/lib/tokend"
 #define TOKEND_KEY_FILE		"/var/lib/tokend/hash.key"
 #define TOKEND_PAM_SERVICE	"tokend"
+#define TOKEND_USER		"tokend"	/* the engine's user */
 
 /*
  * Every limit's default, in one place; tokend.conf(5) and
@@ -57,6 +58,7 @@ struct config {
 	char		pam_confdir[PATH_MAX];	/* "" = the system's /etc/pam.d */
 
 	/* who */
+	char		user[64];		/* the engine runs as this user */
 	char		admin_group[64];	/* "" = root only */
 	char		verifier_group[64];	/* "" = root only */
 

@@ -1,9 +1,10 @@
 /*
- * tokend's process-wide state and the small interfaces between its
- * files: listener.c (the socket, accept), dispatch.c (requests) and
- * lastused.c (batched "last used").  Connections (conn.h), PAM
- * (pamhelper.h), users and accounts (account.h), the store (store.h) and
- * its writer (writer.h) have headers of their own.
+ * The engine's process-wide state and the small interfaces between its
+ * files: dispatch.c (requests) and lastused.c (batched "last used").
+ * The monitor and the channel (monitor.h), the socket (listener.h),
+ * connections (conn.h), PAM (pamhelper.h), users and accounts
+ * (account.h), the store (store.h) and its writer (writer.h) have
+ * headers of their own.
  */
 #ifndef TOKEND_DAEMON_H
 #define TOKEND_DAEMON_H
@@ -62,10 +63,6 @@ struct daemon {
 };
 
 extern struct daemon	*td;
-
-/* listener.c */
-int	 listener_open(char **cause);
-void	 listener_close(void);
 
 /* dispatch.c: the frame handler of every connection (conn.h). */
 void	 dispatch_init(void);

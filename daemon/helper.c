@@ -46,7 +46,7 @@ helper_path(void)
 }
 
 pid_t
-helper_spawn(int fd, char *const argv[], int nice)
+helper_spawn(int fd, char *const argv[], int nice, int quiet)
 {
 	posix_spawn_file_actions_t	 fa;
 	posix_spawnattr_t		 at;
@@ -65,7 +65,15 @@ helper_spawn(int fd, char *const argv[], int nice)
 	}
 	sigemptyset(&none);
 	sigfillset(&all);
-	if ((rc = posix_spawn_file_actions_adddup2(&fa, fd, 3)) == 0 &&
+	/* No terminal for a helper: it reads nothing from stdin. */
+	if ((rc = posix_spawn_file_actions_addopen(&fa, STDIN_FILENO,
+	    "/dev/null", O_RDONLY, 0)) == 0 &&
+	    (rc = posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO,
+	    "/dev/null", O_WRONLY, 0)) == 0 && quiet)
+		rc = posix_spawn_file_actions_addopen(&fa, STDERR_FILENO,
+		    "/dev/null", O_WRONLY, 0);
+	if (rc == 0 &&
+	    (rc = posix_spawn_file_actions_adddup2(&fa, fd, 3)) == 0 &&
 	    (rc = posix_spawnattr_setsigmask(&at, &none)) == 0 &&
 	    (rc = posix_spawnattr_setsigdefault(&at, &all)) == 0 &&
 	    (rc = posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK |
@@ -86,19 +94,14 @@ out:
 }
 
 void
-helper_reap(void)
+helper_log_exit(pid_t pid, int status)
 {
-	pid_t	pid;
-	int	status;
-
-	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		if (WIFSIGNALED(status) && WTERMSIG(status) != SIGKILL)
-			log_warnx("helper %d died of signal %d", (int)pid,
-			    WTERMSIG(status));
-		else if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
-			log_warnx("helper %d exited with status %d", (int)pid,
-			    WEXITSTATUS(status));
-	}
+	if (WIFSIGNALED(status) && WTERMSIG(status) != SIGKILL)
+		log_warnx("helper %d died of signal %d", (int)pid,
+		    WTERMSIG(status));
+	else if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
+		log_warnx("helper %d exited with status %d", (int)pid,
+		    WEXITSTATUS(status));
 }
 
 void

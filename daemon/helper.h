@@ -15,14 +15,15 @@
 int	 helper_init(char **cause);
 /*
  * Start a helper: argv[0] is its name, argv[1] its flag; fd becomes its
- * fd 3, every other descriptor is closed; it runs at priority nice.
+ * fd 3, stdin and stdout are /dev/null (stderr too when quiet), every
+ * other descriptor is closed; it runs at priority nice.
  * Returns its pid, or -1 with errno set.
  */
-pid_t	 helper_spawn(int fd, char *const argv[], int nice);
+pid_t	 helper_spawn(int fd, char *const argv[], int nice, int quiet);
 /* What the helper's binary is started as, for messages. */
 const char *helper_path(void);
-/* SIGCHLD: collect every helper that ended; log the ones that crashed. */
-void	 helper_reap(void);
+/* Log how a helper ended when it crashed or failed (not when killed). */
+void	 helper_log_exit(pid_t pid, int status);
 /*
  * In a helper, first thing: no core dumps, no ptrace by its own user, a
  * name for ps, and fd 3 must be a socket of type socktype; otherwise

@@ -1,7 +1,8 @@
 /*
- * The listening socket: bind (or take it from systemd), accept with the
- * connection limits, caller identity from SO_PEERCRED.  What happens on
- * a connection afterwards is conn.c's.
+ * The listening socket: bound (or taken from systemd) by the monitor,
+ * watched by the engine, which accepts with the connection limits and
+ * takes the caller's identity from SO_PEERCRED.  What happens on a
+ * connection afterwards is conn.c's.
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -19,6 +20,7 @@
 
 #include "conn.h"
 #include "daemon.h"
+#include "listener.h"
 #include "log.h"
 #include "util.h"
 
@@ -31,8 +33,7 @@ static void	listener_resume_cb(evutil_socket_t, short, void *);
 static struct event	*ev_resume;
 static int		 paused;
 
-/* A socket inherited from systemd (LISTEN_FDS), or -1. */
-static int
+int
 listener_inherited(void)
 {
 	const char	*pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
@@ -78,8 +79,7 @@ listener_mkdir(const char *path, char **cause)
 	return 0;
 }
 
-/* Bind path: remove a stale socket, refuse one a live daemon answers on. */
-static int
+int
 listener_bind(const char *path, char **cause)
 {
 	struct sockaddr_un	sun;
@@ -135,17 +135,10 @@ fail:
 }
 
 int
-listener_open(char **cause)
+listener_open(int fd, char **cause)
 {
-	int	fd;
-
-	if ((fd = listener_inherited()) != -1) {
-		log_info("using the listening socket passed by the service manager");
-		if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) == -1)
-			return cause_set(cause, "inherited socket: %s",
-			    strerror(errno));
-	} else if ((fd = listener_bind(td->conf.socket_path, cause)) == -1)
-		return -1;
+	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) == -1)
+		return cause_set(cause, "listening socket: %s", strerror(errno));
 	td->listen_fd = fd;
 	td->ev_accept = event_new(td->base, fd, EV_READ | EV_PERSIST,
 	    listener_accept_cb, NULL);

@@ -21,6 +21,7 @@
 
 static int	log_to_stderr = 1;
 static int	log_debug_on;
+static void	(*log_relay)(int, const char *);
 
 static void	log_vlog(int, const char *, int, const char *, va_list)
 		    __attribute__((format(printf, 4, 0)));
@@ -39,6 +40,12 @@ void
 log_set_debug(int debug)
 {
 	log_debug_on = debug;
+}
+
+void
+log_set_relay(void (*relay)(int, const char *))
+{
+	log_relay = relay;
 }
 
 /*
@@ -94,6 +101,10 @@ log_write(int pri, const char *msg)
 	ssize_t	 n;
 	int	 r;
 
+	if (log_relay != NULL) {
+		log_relay(pri, msg);
+		return;
+	}
 	if (!log_to_stderr) {
 		syslog(pri, "%s", msg);
 		return;
@@ -200,8 +211,26 @@ log_time(int64_t t, char *buf, size_t size)
 	struct tm	tm;
 	time_t		tt = (time_t)t;
 
-	if (gmtime_r(&tt, &tm) == NULL ||
-	    strftime(buf, size, "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
+	if (gmtime_r(&tt, &tm) == NULL)
 		snprintf(buf, size, "%lld", (long long)t);
+	else
+		snprintf(buf, size, "%04d-%02d-%02d %02d:%02d:%02d UTC",
+		    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+		    tm.tm_min, tm.tm_sec);
 	return buf;
+}
+
+void
+log_line(int pri, const char *msg)
+{
+	char		 line[LOG_LINE_MAX];
+	unsigned char	*p;
+
+	if (pri == LOG_DEBUG && !log_debug_on)
+		return;
+	snprintf(line, sizeof(line), "%s", msg);
+	for (p = (unsigned char *)line; *p != '\0'; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	log_write(pri, line);
 }

@@ -12,6 +12,14 @@
 
 void	 log_init(int to_stderr, int debug);
 void	 log_set_debug(int debug);
+/*
+ * Hand every line (priority, text) to relay instead: the engine, which
+ * cannot reach syslog from its chroot, sends its lines to the monitor.
+ * NULL: back to stderr or syslog.
+ */
+void	 log_set_relay(void (*relay)(int, const char *));
+/* A line that came from elsewhere (the engine), logged as it is. */
+void	 log_line(int pri, const char *msg);
 void	 log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	 log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	 log_notice(const char *, ...) __attribute__((format(printf, 1, 2)));

@@ -1,15 +1,17 @@
 /*
  * The PAM helper process: `tokend --pam-helper SERVICE CONFDIR USER RUSER`,
- * started by the daemon (pamhelper.c) with its end of a SOCK_SEQPACKET
+ * started by the monitor (monitor.c) with its end of a SOCK_SEQPACKET
  * socketpair as fd 3.  It runs pam_authenticate + pam_acct_mgmt for USER
- * and sends each conversation call to the daemon as a CONV frame; the
- * daemon relays it to the client and the client's CONV_REPLY back.  Its
- * last message says whether PAM said yes, for USER and nobody else.
+ * and sends each conversation call to the monitor as a CONV frame; the
+ * monitor relays it through the engine to the client, and the client's
+ * CONV_REPLY back.  Its last message says whether PAM said yes, for USER
+ * and nobody else, and the uid USER has.
  */
 #include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <fcntl.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -112,8 +114,9 @@ done:
 	return rc;
 }
 
+/* The result: ok, the uid the user name has now, and why when not ok. */
 static void
-child_result(int ok, const char *message)
+child_result(int ok, uint32_t uid, const char *message)
 {
 	struct wbuf	w;
 	size_t		off;
@@ -121,6 +124,7 @@ child_result(int ok, const char *message)
 	wbuf_init(&w);
 	off = frame_begin(&w, PAMHELPER_MSG_RESULT);
 	wbuf_u8(&w, ok ? 1 : 0);
+	wbuf_u32(&w, uid);
 	wbuf_str(&w, message);
 	frame_end(&w, off);
 	child_send(&w);
@@ -141,13 +145,31 @@ child_same_user(pam_handle_t *pamh, const char *user)
 	    item != NULL && strcmp(item, user) == 0;
 }
 
+/*
+ * The uid the token will be made for: resolved here, on the monitor's
+ * side, before PAM runs and again after it said yes (a module may take a
+ * while), never taken from the engine.
+ */
+static int
+child_uid(const char *user, uint32_t *uid)
+{
+	struct passwd	 pw, *res = NULL;
+	char		 buf[16384];
+
+	if (getpwnam_r(user, &pw, buf, sizeof(buf), &res) != 0 || res == NULL)
+		return -1;
+	*uid = (uint32_t)pw.pw_uid;
+	return 0;
+}
+
 static void __attribute__((noreturn))
 child_main(const char *service, const char *confdir, const char *user,
     const char *ruser)
 {
 	struct pam_conv	 conv = { child_conv, NULL };
 	pam_handle_t	*pamh = NULL;
-	int		 rc, devnull;
+	uint32_t	 uid = 0;
+	int		 rc;
 	union {
 		void	(*fn)(int, unsigned, void *);
 		const void *p;
@@ -159,17 +181,20 @@ child_main(const char *service, const char *confdir, const char *user,
 	 * notices a login taking a little longer.
 	 */
 	setpriority(PRIO_PROCESS, 0, PAMHELPER_NICE);
-	if ((devnull = open("/dev/null", O_RDWR)) != -1) {
-		dup2(devnull, STDIN_FILENO);
-		if (devnull != STDIN_FILENO)
-			close(devnull);
+	/*
+	 * The name must be an account before PAM sees it: the engine asked
+	 * for it, and the engine is not trusted to have looked it up.
+	 */
+	if (child_uid(user, &uid) == -1) {
+		child_result(0, 0, "no such user");
+		_exit(0);
 	}
 	if (confdir[0] != '\0')
 		rc = pam_start_confdir(service, user, &conv, confdir, &pamh);
 	else
 		rc = pam_start(service, user, &conv, &pamh);
 	if (rc != PAM_SUCCESS) {
-		child_result(0, "pam_start failed");
+		child_result(0, 0, "pam_start failed");
 		_exit(1);
 	}
 	pam_set_item(pamh, PAM_FAIL_DELAY, delay.p);
@@ -183,13 +208,15 @@ child_main(const char *service, const char *confdir, const char *user,
 	if (rc == PAM_SUCCESS)
 		rc = pam_acct_mgmt(pamh, PAM_DISALLOW_NULL_AUTHTOK);
 	if (rc == PAM_SUCCESS && !child_same_user(pamh, user))
-		child_result(0, "the PAM stack changed the user name");
+		child_result(0, 0, "the PAM stack changed the user name");
+	else if (rc == PAM_SUCCESS && child_uid(user, &uid) == -1)
+		child_result(0, 0, "the user name does not resolve");
 	else if (rc == PAM_SUCCESS)
-		child_result(1, "ok");
+		child_result(1, uid, "ok");
 	else if (rc == PAM_NEW_AUTHTOK_REQD)
-		child_result(0, "password expired: change it first");
+		child_result(0, 0, "password expired: change it first");
 	else
-		child_result(0, pam_strerror(pamh, rc));
+		child_result(0, 0, pam_strerror(pamh, rc));
 	pam_end(pamh, rc);
 	_exit(0);
 }

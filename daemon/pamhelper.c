@@ -1,28 +1,24 @@
 /*
- * PAM for ISSUE, daemon side (pamhelper.h): the queue of transactions,
- * the helper processes, the relay of their conversation and the timers.
- * The event loop never waits: each step has a timer, and a helper that
- * hangs or dies is killed, reaped and reported.
+ * PAM for ISSUE, the engine's side (pamhelper.h): the queue of
+ * transactions, the fair share of each caller, the timers and the relay
+ * of the conversation.  The helpers themselves belong to the monitor: the
+ * engine asks it to start one (MON_PAM_START), passes the client's
+ * answers on and gets the prompts and the result back (monitor.h).  The
+ * event loop never waits: each step has a timer, and a transaction that
+ * takes too long is cancelled (the monitor kills its helper).
  */
 #include <sys/queue.h>
-#include <sys/socket.h>
 
-#include <errno.h>
-#include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "conn.h"
 #include "daemon.h"
 #include "log.h"
+#include "monitor.h"
 #include "pamhelper.h"
 #include "ratelimit.h"
-#include "helper.h"
-
-#define HELPER_BUF	(TOKEND_HDR_LEN + TOKEND_FRAME_MAX)
 
 /* One ISSUE's PAM transaction, from the queue to its answer. */
 struct pamjob {
@@ -33,9 +29,8 @@ struct pamjob {
 	struct msg_issue	*issue;
 	char			 ruser[TOKEND_USER_MAX + 1];
 	int			 queued;	/* waiting for a helper */
-	pid_t			 pid;		/* > 0 while the helper runs */
-	int			 fd;
-	struct event		*ev_read;
+	uint32_t		 id;		/* the monitor knows it by this */
+	int			 started;	/* its helper runs (the monitor's) */
 	struct event		*ev_timer;	/* queue wait, PAM step, failure delay */
 	int			 nprompts;	/* messages of the CONV awaiting a reply */
 	int			 failed;	/* waiting out the failure delay */
@@ -47,9 +42,9 @@ static struct pamjobs	 queue = TAILQ_HEAD_INITIALIZER(queue);
 static struct pamjobs	 active = TAILQ_HEAD_INITIALIZER(active);
 static unsigned		 nrunning;	/* helpers alive */
 static unsigned		 nqueued;
+static uint32_t		 last_id;
 static pamhelper_ok_fn	 ok_fn;
 
-static void	pamhelper_read_cb(evutil_socket_t, short, void *);
 static void	pamhelper_timer_cb(evutil_socket_t, short, void *);
 static void	pamhelper_next(void);
 
@@ -89,23 +84,22 @@ job_arm(struct pamjob *j, unsigned msec)
 	event_add(j->ev_timer, &tv);
 }
 
-/* Stop j's helper, if it runs. */
+/* Stop j's helper, if it runs: the monitor kills it. */
 static void
 job_kill(struct pamjob *j)
 {
-	if (j->pid > 0) {
-		kill(j->pid, SIGKILL);	/* reaped by the SIGCHLD handler */
-		j->pid = 0;
-		nrunning--;
-	}
-	if (j->ev_read != NULL) {
-		event_free(j->ev_read);
-		j->ev_read = NULL;
-	}
-	if (j->fd != -1) {
-		close(j->fd);
-		j->fd = -1;
-	}
+	struct mon_msg	m = { .type = MON_PAM_CANCEL };
+	struct wbuf	w;
+
+	if (!j->started)
+		return;
+	j->started = 0;
+	nrunning--;
+	m.id = j->id;
+	wbuf_init(&w);
+	mon_encode(&w, &m);
+	(void)engine_send(&w);
+	wbuf_free(&w);
 }
 
 static void
@@ -141,8 +135,8 @@ job_cancel_cb(void *arg)
 {
 	struct pamjob	*j = arg;
 
-	log_debug("PAM transaction for %s cancelled (helper %d)",
-	    j->issue != NULL ? j->issue->user : "?", (int)j->pid);
+	log_debug("PAM transaction for %s cancelled (job %u)",
+	    j->issue != NULL ? j->issue->user : "?", (unsigned)j->id);
 	job_free(j);
 	pamhelper_next();
 }
@@ -191,10 +185,9 @@ caller_may_start(uid_t caller)
 static int
 job_start(struct pamjob *j)
 {
-	char	 name[] = "tokend-pam-helper", flag[] = "--pam-helper";
-	char	*argv[] = { name, flag, td->conf.pam_service,
-		    td->conf.pam_confdir, j->issue->user, j->ruser, NULL };
-	int	 sv[2];
+	struct mon_msg	m;
+	struct wbuf	w;
+	int		rc;
 
 	if (!ratelimit_take(RL_AUTH, j->uid)) {
 		td->stats.rate_limited++;
@@ -203,36 +196,33 @@ job_start(struct pamjob *j)
 		job_end(j);
 		return -1;
 	}
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1) {
-		log_warn("socketpair");
-		goto fail;
+	if (++last_id == 0)
+		last_id = 1;
+	j->id = last_id;
+	memset(&m, 0, sizeof(m));
+	m.type = MON_PAM_START;
+	m.id = j->id;
+	m.uid = (uint32_t)j->caller;
+	memcpy(m.user, j->issue->user, sizeof(m.user));
+	memcpy(m.ruser, j->ruser, sizeof(m.ruser));
+	wbuf_init(&w);
+	mon_encode(&w, &m);
+	rc = engine_send(&w);
+	wbuf_free(&w);
+	if (rc == -1) {
+		/* Not the user's doing: the failure does not count against them. */
+		ratelimit_refund(RL_AUTH, j->uid);
+		conn_error(j->c, PERR_INTERNAL, "cannot start authentication");
+		job_end(j);
+		return -1;
 	}
-	if ((j->pid = helper_spawn(sv[1], argv, PAMHELPER_NICE)) == -1) {
-		log_warn("cannot start a PAM helper (%s)", helper_path());
-		j->pid = 0;
-		close(sv[0]);
-		close(sv[1]);
-		goto fail;
-	}
-	close(sv[1]);
+	j->started = 1;
 	nrunning++;
-	j->fd = sv[0];
-	fcntl(j->fd, F_SETFL, fcntl(j->fd, F_GETFL) | O_NONBLOCK);
-	j->ev_read = event_new(td->base, j->fd, EV_READ | EV_PERSIST,
-	    pamhelper_read_cb, j);
-	if (j->ev_read == NULL || event_add(j->ev_read, NULL) == -1)
-		goto fail;
 	job_arm(j, td->conf.pam_timeout * 1000);
 	conn_set_state(j->c, CONN_IN_PAM);
-	log_debug("PAM helper %d started for %s, caller uid %u",
-	    (int)j->pid, j->issue->user, (unsigned)j->caller);
+	log_debug("PAM job %u started for %s, caller uid %u", (unsigned)j->id,
+	    j->issue->user, (unsigned)j->caller);
 	return 0;
-fail:
-	/* Not the user's doing: the failure does not count against them. */
-	ratelimit_refund(RL_AUTH, j->uid);
-	conn_error(j->c, PERR_INTERNAL, "cannot start authentication");
-	job_end(j);
-	return -1;
 }
 
 /*
@@ -300,7 +290,6 @@ pamhelper_request(struct conn *c, struct msg_issue *m, uid_t uid,
 	j->caller = caller;
 	j->uid = uid;
 	j->issue = m;
-	j->fd = -1;
 	snprintf(j->ruser, sizeof(j->ruser), "%s", ruser);
 	j->queued = 1;
 	TAILQ_INSERT_TAIL(&queue, j, entry);
@@ -330,11 +319,11 @@ pamhelper_reply(struct conn *c, const uint8_t *body, size_t len)
 {
 	struct pamjob		*j = job_of(c);
 	struct msg_conv_reply	*r;
+	struct mon_msg		 mm;
 	struct wbuf		 w;
-	size_t			 off;
 	int			 ok;
 
-	if (j == NULL || j->pid == 0 || j->nprompts == 0) {
+	if (j == NULL || !j->started || j->nprompts == 0) {
 		conn_violation(c, "CONV_REPLY without a prompt");
 		return;
 	}
@@ -350,17 +339,20 @@ pamhelper_reply(struct conn *c, const uint8_t *body, size_t len)
 		conn_violation(c, "CONV_REPLY does not match the prompt");
 		return;
 	}
+	memset(&mm, 0, sizeof(mm));
+	mm.type = MON_PAM_REPLY;
+	mm.id = j->id;
+	mm.reply = body;
+	mm.reply_len = len;
 	wbuf_init(&w);
-	off = frame_begin(&w, MSG_CONV_REPLY);
-	wbuf_put(&w, body, len);
-	frame_end(&w, off);
-	if (w.failed || send(j->fd, w.data, w.len, MSG_NOSIGNAL) == -1) {
-		wbuf_free(&w);
+	mon_encode(&w, &mm);
+	ok = engine_send(&w) == 0;
+	wbuf_free(&w);		/* wipes the answers */
+	if (!ok) {
 		conn_error(c, PERR_INTERNAL, "authentication helper failed");
 		job_end(j);
 		return;
 	}
-	wbuf_free(&w);
 	j->nprompts = 0;
 	job_arm(j, td->conf.pam_timeout * 1000);
 }
@@ -398,68 +390,104 @@ job_succeeded(struct pamjob *j)
 	pamhelper_next();
 }
 
-static void
-pamhelper_read_cb(evutil_socket_t fd, short events, void *arg)
+static struct pamjob *
+job_by_id(uint32_t id)
 {
-	static uint8_t		 buf[HELPER_BUF];
-	struct pamjob		*j = arg;
-	struct frame_hdr	 hdr;
-	struct msg_conv		*m;
-	struct rbuf		 r;
-	struct wbuf		 w;
-	char			 why[TOKEND_ERRMSG_MAX + 1];
-	ssize_t			 len;
-	int			 ok;
+	struct pamjob	*j;
 
-	(void)events;
-	len = recv(fd, buf, sizeof(buf), 0);
-	if (len == -1 && (errno == EAGAIN || errno == EINTR))
+	TAILQ_FOREACH(j, &active, entry)
+		if (j->started && j->id == id)
+			return j;
+	return NULL;
+}
+
+/* A prompt from j's helper, through the monitor: on to the client. */
+static void
+job_conv(struct pamjob *j, const uint8_t *body, size_t len)
+{
+	struct msg_conv	*m;
+	struct wbuf	 w;
+	size_t		 off;
+
+	if (j->nprompts != 0 || (m = calloc(1, sizeof(*m))) == NULL) {
+		conn_error(j->c, PERR_INTERNAL, "bad message from the "
+		    "authentication helper");
+		job_end(j);
 		return;
-	if (len < TOKEND_HDR_LEN || frame_hdr_decode(buf, &hdr) == -1 ||
-	    (size_t)len != TOKEND_HDR_LEN + hdr.length) {
-		log_warnx("PAM helper %d for %s ended without an answer",
-		    (int)j->pid, j->issue->user);
+	}
+	if (dec_conv(body, len, m) == -1) {
+		free(m);
+		conn_error(j->c, PERR_INTERNAL, "bad message from the "
+		    "authentication helper");
+		job_end(j);
+		return;
+	}
+	j->nprompts = m->n;
+	free(m);
+	wbuf_init(&w);
+	off = frame_begin(&w, MSG_CONV);
+	wbuf_put(&w, body, len);
+	frame_end(&w, off);
+	conn_send(j->c, &w);
+	wbuf_free(&w);
+	job_arm(j, td->conf.pam_timeout * 1000);
+}
+
+void
+pamhelper_message(int type, const uint8_t *body, size_t len)
+{
+	struct pamjob	*j;
+	struct rbuf	 r;
+	char		 why[TOKEND_ERRMSG_MAX + 1];
+	uint32_t	 id, uid;
+	int		 result;
+
+	rbuf_init(&r, body, len);
+	id = rbuf_u32(&r);
+	if (r.failed)
+		fatalx("the monitor sent a malformed %s", channel_type_name(type));
+	/* A job cancelled meanwhile: its last words do not matter. */
+	if ((j = job_by_id(id)) == NULL)
+		return;
+	if (type == MON_PAM_CONV) {
+		job_conv(j, r.p, r.left);
+		return;
+	}
+	result = rbuf_u8(&r);
+	uid = rbuf_u32(&r);
+	rbuf_str(&r, why, sizeof(why));
+	if (rbuf_done(&r) == -1)
+		fatalx("the monitor sent a malformed %s", channel_type_name(type));
+	j->started = 0;		/* the monitor is done with its helper */
+	nrunning--;
+	switch (result) {
+	case MON_PAM_OK:
+		if (uid != j->uid) {
+			log_warnx("%s authenticated, but the name is uid %u now, "
+			    "not %u", j->issue->user, (unsigned)uid,
+			    (unsigned)j->uid);
+			job_failed(j, "the user's uid changed");
+		} else
+			job_succeeded(j);
+		return;
+	case MON_PAM_FAILED:
+		job_failed(j, why);
+		return;
+	case MON_PAM_ENDED:
+		log_warnx("PAM helper for %s ended without an answer",
+		    j->issue->user);
 		/* A PAM module crashed or exited: nobody was authenticated. */
 		td->stats.pam_failures++;
 		conn_error(j->c, PERR_AUTH, "authentication failed: the PAM "
 		    "stack ended without an answer");
 		job_end(j);
 		return;
-	}
-	if (hdr.type == MSG_CONV && j->nprompts == 0) {
-		if ((m = calloc(1, sizeof(*m))) == NULL ||
-		    dec_conv(buf + TOKEND_HDR_LEN, hdr.length, m) == -1) {
-			free(m);
-			conn_error(j->c, PERR_INTERNAL, "bad message from the "
-			    "authentication helper");
-			job_end(j);
-			return;
-		}
-		j->nprompts = m->n;
-		free(m);
-		wbuf_init(&w);
-		wbuf_put(&w, buf, (size_t)len);
-		explicit_bzero(buf, (size_t)len);
-		conn_send(j->c, &w);
-		wbuf_free(&w);
-		job_arm(j, td->conf.pam_timeout * 1000);
-		return;
-	}
-	if (hdr.type != PAMHELPER_MSG_RESULT) {
-		conn_error(j->c, PERR_INTERNAL, "bad message from the "
-		    "authentication helper");
+	default:
+		ratelimit_refund(RL_AUTH, j->uid);
+		conn_error(j->c, PERR_INTERNAL, "cannot start authentication");
 		job_end(j);
 		return;
 	}
-	rbuf_init(&r, buf + TOKEND_HDR_LEN, hdr.length);
-	ok = rbuf_u8(&r);
-	rbuf_str(&r, why, sizeof(why));
-	if (rbuf_done(&r) == -1)
-		ok = 0;
-	if (ok)
-		job_succeeded(j);
-	else
-		job_failed(j, why);
 }
 
 static void
@@ -485,8 +513,8 @@ pamhelper_timer_cb(evutil_socket_t fd, short events, void *arg)
 		return;
 	}
 	log_warnx("PAM conversation for %s timed out after %u s (caller uid %u);"
-	    " helper %d killed", j->issue->user, td->conf.pam_timeout,
-	    (unsigned)j->caller, (int)j->pid);
+	    " its helper is stopped", j->issue->user, td->conf.pam_timeout,
+	    (unsigned)j->caller);
 	td->stats.pam_timeouts++;
 	conn_error(j->c, PERR_TIMEOUT, "authentication timed out after %u "
 	    "seconds", td->conf.pam_timeout);

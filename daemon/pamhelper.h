@@ -1,9 +1,10 @@
 /*
- * PAM for ISSUE, daemon side: one helper process per transaction
- * (pamchild.c), its conversation relayed between the helper and the
- * client, each step timed by the event loop.  OpenSSH's reason for a
- * separate process holds here too: PAM modules block for seconds and
- * are not assumed thread-safe.
+ * PAM for ISSUE, the engine's side: one helper process per transaction
+ * (pamchild.c), started by the monitor on the engine's request, its
+ * conversation relayed between the helper and the client, each step timed
+ * by the event loop.  OpenSSH's reason for a separate process holds here
+ * too: PAM modules block for seconds and are not assumed thread-safe; and
+ * PAM needs root, which the engine does not have.
  *
  * Fairness: max_pam_helpers run at once; a caller uid (root excepted)
  * has at most max_pam_per_uid running and max_pam_queued_per_uid
@@ -24,7 +25,7 @@
 struct conn;
 struct msg_issue;
 
-#define PAMHELPER_MSG_RESULT	0xf0	/* helper -> daemon only, never on the client socket */
+#define PAMHELPER_MSG_RESULT	0xf0	/* helper -> monitor: u8 ok, u32 uid, string why */
 #define PAMHELPER_NICE		19	/* below the event loop (pamchild.c) */
 
 /*
@@ -45,6 +46,8 @@ int	 pamhelper_request(struct conn *c, struct msg_issue *m, uid_t uid,
 	     const char *ruser);
 /* A CONV_REPLY body from c's client for its helper. */
 void	 pamhelper_reply(struct conn *c, const uint8_t *, size_t);
+/* MON_PAM_CONV or MON_PAM_RESULT from the monitor (its body). */
+void	 pamhelper_message(int type, const uint8_t *, size_t);
 unsigned pamhelper_running(void);
 unsigned pamhelper_queued(void);
 

@@ -137,55 +137,71 @@ fail:
 }
 
 int
+token_key_read(const char *path, int may_create,
+    uint8_t master[TOKEN_KEY_BYTES], char **cause)
+{
+	struct stat	st;
+
+	/* lstat: a dangling symlink is "not a regular file", not "missing". */
+	if (lstat(path, &st) == -1 && errno == ENOENT) {
+		if (!may_create)
+			return cause_set(cause, "key file %s is missing but the "
+			    "database holds tokens; restore it from backup "
+			    "(tokens cannot be checked without it)", path);
+		return key_create(path, master, cause);
+	}
+	return key_read(path, master, cause);
+}
+
+int
+token_keys_from_master(const uint8_t master[TOKEN_KEY_BYTES],
+    struct token_keys **keysp, char **cause)
+{
+	struct token_keys	*keys;
+	uint8_t			*sub;
+
+	*keysp = NULL;
+	if (sodium_init() < 0)
+		return cause_set(cause, "libsodium failed to initialise");
+	keys = sodium_malloc(sizeof(*keys));
+	sub = sodium_malloc(TOKEN_KEY_BYTES);
+	if (keys == NULL || sub == NULL) {
+		if (keys != NULL)
+			sodium_free(keys);
+		if (sub != NULL)
+			sodium_free(sub);
+		return cause_set(cause, "cannot allocate key memory");
+	}
+	crypto_kdf_derive_from_key(sub, TOKEN_KEY_BYTES, KDF_ID_HASH,
+	    KDF_CONTEXT, master);
+	crypto_generichash_init(&keys->hash_state, sub, TOKEN_KEY_BYTES,
+	    TOKEN_HASH_BYTES);
+	crypto_kdf_derive_from_key(sub, TOKEN_KEY_BYTES, KDF_ID_MAC,
+	    KDF_CONTEXT, master);
+	crypto_generichash_init(&keys->mac_state, sub, TOKEN_KEY_BYTES,
+	    ACCESS_MAC_BYTES);
+	sodium_free(sub);	/* wipes */
+	sodium_mprotect_readonly(keys);
+	*keysp = keys;
+	return 0;
+}
+
+int
 token_keys_load(const char *path, int may_create, struct token_keys **keysp,
     char **cause)
 {
-	struct token_keys	*keys;
-	struct stat		 st;
-	uint8_t			*master;
-	int			 rc = -1;
+	uint8_t	*master;
+	int	 rc = -1;
 
 	*keysp = NULL;
-	if (sodium_init() < 0) {
-		cause_set(cause, "libsodium failed to initialise");
-		return -1;
-	}
-	keys = sodium_malloc(sizeof(*keys));
-	master = sodium_malloc(2 * TOKEN_KEY_BYTES);
-	if (keys == NULL || master == NULL) {
-		cause_set(cause, "cannot allocate key memory");
-		goto done;
-	}
-	/* lstat: a dangling symlink is "not a regular file", not "missing". */
-	if (lstat(path, &st) == -1 && errno == ENOENT) {
-		if (!may_create) {
-			cause_set(cause, "key file %s is missing but the database "
-			    "holds tokens; restore it from backup (tokens cannot "
-			    "be checked without it)", path);
-			goto done;
-		}
-		if (key_create(path, master, cause) == -1)
-			goto done;
-	} else if (key_read(path, master, cause) == -1)
-		goto done;
-	/* master is 2 keys long: the derived keys go to its second half. */
-	crypto_kdf_derive_from_key(master + TOKEN_KEY_BYTES, TOKEN_KEY_BYTES,
-	    KDF_ID_HASH, KDF_CONTEXT, master);
-	crypto_generichash_init(&keys->hash_state, master + TOKEN_KEY_BYTES,
-	    TOKEN_KEY_BYTES, TOKEN_HASH_BYTES);
-	crypto_kdf_derive_from_key(master + TOKEN_KEY_BYTES, TOKEN_KEY_BYTES,
-	    KDF_ID_MAC, KDF_CONTEXT, master);
-	crypto_generichash_init(&keys->mac_state, master + TOKEN_KEY_BYTES,
-	    TOKEN_KEY_BYTES, ACCESS_MAC_BYTES);
-	sodium_mprotect_readonly(keys);
-	*keysp = keys;
-	keys = NULL;
-	rc = 0;
-done:
-	if (master != NULL)
-		sodium_free(master);	/* wipes */
-	if (keys != NULL)
-		sodium_free(keys);
+	if (sodium_init() < 0)
+		return cause_set(cause, "libsodium failed to initialise");
+	if ((master = sodium_malloc(TOKEN_KEY_BYTES)) == NULL)
+		return cause_set(cause, "cannot allocate key memory");
+	if (token_key_read(path, may_create, master, cause) == 0 &&
+	    token_keys_from_master(master, keysp, cause) == 0)
+		rc = 0;
+	sodium_free(master);	/* wipes */
 	return rc;
 }
 

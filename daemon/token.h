@@ -39,6 +39,15 @@ struct token_claims {
  */
 int	 token_keys_load(const char *path, int may_create,
 	     struct token_keys **keys, char **cause);
+/*
+ * The two halves of token_keys_load, for the daemon's two processes: the
+ * monitor reads (or makes) the master key; the engine, which never opens
+ * the key file, derives its keys from the bytes the monitor sends.
+ */
+int	 token_key_read(const char *path, int may_create,
+	     uint8_t master[TOKEN_KEY_BYTES], char **cause);
+int	 token_keys_from_master(const uint8_t master[TOKEN_KEY_BYTES],
+	     struct token_keys **keys, char **cause);
 void	 token_keys_free(struct token_keys *keys);
 
 /* New refresh token text into out, its id and the hash to store. */

@@ -85,6 +85,8 @@ writer_start(struct store *st, char **cause)
 	stopping = 0;
 	/* Signals are the event loop's: the thread blocks them all. */
 	sigfillset(&all);
+	/* Signals are the event loop's; a seccomp refusal is everybody's. */
+	sigdelset(&all, SIGSYS);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
 	rc = pthread_create(&thread, NULL, writer_main, NULL);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
