@@ -99,10 +99,15 @@ install: daemon/tokend client/tokenctl $(LIB_SO) $(LIB_A) $(PAM_MODULE)
 	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then \
 	    echo "ldconfig; systemd-sysusers; systemd-tmpfiles --create"; \
 	    ldconfig || :; \
-	    systemd-sysusers $(SYSUSERSDIR)/tokend.conf 2>/dev/null || \
-	        echo "create the groups tokend-admin and tokend-verify (groupadd -r)"; \
+	    systemd-sysusers $(SYSUSERSDIR)/tokend.conf 2>/dev/null || { \
+	        getent group tokend-admin >/dev/null || groupadd -r tokend-admin; \
+	        getent group tokend-verify >/dev/null || groupadd -r tokend-verify; \
+	        getent passwd tokend >/dev/null || useradd -r -U -d / \
+	            -s /usr/sbin/nologin -c "tokend engine" tokend; }; \
+	    getent passwd tokend >/dev/null || \
+	        echo "create the user tokend (useradd -r -U tokend): the engine runs as it"; \
 	    systemd-tmpfiles --create $(TMPFILESDIR)/tokend.conf 2>/dev/null || \
-	        install -d -m 0700 /var/lib/tokend; \
+	        install -d -m 0700 -o tokend -g tokend /var/lib/tokend || :; \
 	    if [ -d /run/systemd/system ]; then systemctl daemon-reload || :; \
 	        echo "start with: systemctl enable --now tokend.socket tokend.service"; fi; \
 	fi
