@@ -33,7 +33,8 @@ FAILED=0
 SKIPPED=0
 T=
 SOCK=
-DAEMON_PID=
+DAEMON_PID=		# the monitor, the process tokend started as
+ENGINE_PID=		# its engine: the one with the clients, the store, the caches
 BG_PIDS=
 FINISHED=0
 AS=			# command prefix for tctl (set by as_nobody)
@@ -73,6 +74,13 @@ observed() {
 
 finish() {
 	FINISHED=1
+	# Whatever a test did, the engine's syscall filter must not have
+	# stopped it (t_privsep provokes it on purpose: SECCOMP_EXPECTED=1).
+	if [ "${SECCOMP_EXPECTED:-0}" = 0 ] && [ -n "$T" ] &&
+	    grep -q 'seccomp: the engine made system call' "$T/daemon.log" 2>/dev/null; then
+		fail "the engine never makes a system call its filter forbids" \
+		    "$(grep 'seccomp: the engine made system call' "$T/daemon.log" | sort -u)"
+	fi
 	if [ "$FAILED" -gt 0 ] && [ -n "$T" ] && [ -f "$T/daemon.log" ]; then
 		echo "  --- last lines of the daemon log ($T/daemon.log)"
 		tail -n 30 "$T/daemon.log" | sed 's/^/       | /'
@@ -311,6 +319,8 @@ write_config() {
 		echo "map_size = 64M"
 		# VERIFY is for root and the verifier group: unprivileged runs need it.
 		is_root || echo "verifier_group = $(id -gn)"
+		# As root, the engine runs as a user of its own: nobody, here.
+		is_root && echo "user = nobody"
 		local kv
 		for kv in "$@"; do
 			echo "${kv%%=*} = ${kv#*=}"
@@ -336,6 +346,8 @@ setup() {
 	chmod 755 "$TCTL"
 	write_pam_stack "$T/pam" || exit 1
 	write_config "$@"
+	echo 0 >"$T/clock"	# the daemon's test clock (clock_advance)
+	chmod 644 "$T/clock"
 }
 
 cleanup() {
@@ -374,6 +386,7 @@ start_daemon() {
 	while [ $i -lt $max ]; do
 		if [ -S "$SOCK" ] && timeout 5 "$TCTL" --socket "$SOCK" status \
 		    >/dev/null 2>&1 </dev/null; then
+			ENGINE_PID=$(pgrep -P "$DAEMON_PID" -f -- --engine)
 			return 0
 		fi
 		if ! kill -0 "$DAEMON_PID" 2>/dev/null; then
@@ -429,22 +442,39 @@ pam_helpers() { pgrep -P "${1:-$DAEMON_PID}" -f -- '--pam-helper'; }
 CLOCK_OFFSET=0
 clock_advance() {
 	CLOCK_OFFSET=$((CLOCK_OFFSET + $1))
-	echo "$CLOCK_OFFSET" >"$T/clock.new" && mv "$T/clock.new" "$T/clock"
+	# In place: the daemon holds the file open (a half-written file is
+	# ignored and read again at its next change).
+	echo "$CLOCK_OFFSET" >"$T/clock"
 }
 
-# free_fd N: the Nth lowest descriptor number the daemon does not use.  A soft
+# free_fd N [PID]: the Nth lowest descriptor number the engine (or PID) does
+# not use.  A soft
 # limit of free_fd 1 makes its next open fail with EMFILE; free_fd 2 leaves
 # it exactly one.
 free_fd() {
-	local n=$1 fd=0
+	local n=$1 pid=${2:-$ENGINE_PID} fd=0
 	while :; do
-		if [ ! -e "/proc/$DAEMON_PID/fd/$fd" ]; then
+		if [ ! -e "/proc/$pid/fd/$fd" ]; then
 			n=$((n - 1))
 			[ "$n" -eq 0 ] && break
 		fi
 		fd=$((fd + 1))
 	done
 	echo "$fd"
+}
+
+# engine_prlimit ARGS...: prlimit --pid ENGINE ARGS, as the engine's own user
+# (root may lack CAP_SYS_RESOURCE for another user's process; its own user
+# may change its limits).
+engine_prlimit() {
+	local u g
+	u=$(awk '/^Uid:/ { print $2 }' "/proc/$ENGINE_PID/status")
+	g=$(awk '/^Gid:/ { print $2 }' "/proc/$ENGINE_PID/status")
+	if is_root && [ "$u" != 0 ]; then
+		setpriv --reuid="$u" --regid="$g" --clear-groups prlimit --pid "$ENGINE_PID" "$@"
+	else
+		prlimit --pid "$ENGINE_PID" "$@"
+	fi
 }
 
 # kill9_daemon: SIGKILL, no clean-up by the daemon.

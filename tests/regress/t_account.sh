@@ -124,7 +124,7 @@ wait "$BOB"
 expect_eq "the hung look-up fails after lookup_timeout (exit 3: try again later)" 3 "$?"
 expect_match "saying it cannot look the user up" 'cannot look up user bob' "$(cat "$T/bob.err")"
 expect_true "the log says the helper did not answer" \
-    grep -q 'account helper [0-9]* did not answer within 2 s' "$T/daemon.log"
+    grep -q 'account helper did not answer within 2 s' "$T/daemon.log"
 kill -CONT "$HELPER" 2>/dev/null
 tctl --json list --user alice
 expect_json "a new helper answers the next look-up" 'len(j) == 1' "$OUT"

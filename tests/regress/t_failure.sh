@@ -88,8 +88,9 @@ expect_rc "status while a PAM module hangs" 0
 wait "$HUNG"
 timed_issue hung
 expect_rc "issue with a hanging PAM module exits 1" 1
-expect_true "it fails within pam_timeout + 3 s (took $TOOK s, pam_timeout ${PAMTO}s)" \
-    test "${TOOK%.*}" -lt $((PAMTO + 3))
+# The upper bound only says "not hung for good": a busy machine may be slow.
+expect_true "it fails within pam_timeout + 10 s (took $TOOK s, pam_timeout ${PAMTO}s)" \
+    test "${TOOK%.*}" -lt $((PAMTO + 10))
 expect_true "it waited for pam_timeout first (took $TOOK s)" test "${TOOK%.*}" -ge $((PAMTO - 1))
 expect_lines "hanging module: one line on stderr" 1 "$T/err"
 expect_match "hanging module: stderr says it timed out" '[Tt]imed? ?out' "$ERR"
@@ -108,16 +109,22 @@ for how in crash exit; do
 	expect_match "$how: stderr says authentication failed" \
 	    '[Aa]uthenticat|PAM|helper' "$ERR"
 	expect_lines "$how: nothing on stdout" 0 "$T/out"
-	expect_true "$how: fails at once, not after pam_timeout (took $TOOK s)" \
-	    test "${TOOK%.*}" -lt $((PAMTO - 1))
-	sleep 0.3
+	# Not a timeout: the daemon saw the helper go (no clock involved, so
+	# a busy machine cannot make this flaky).
+	expect_no_match "$how: stderr does not blame a timeout" '[Tt]imed? ?out' "$ERR"
 	if [ "$how" = crash ]; then
+		wait_for "$CMD_TIMEOUT" sh -c "tail -n +$((MARK + 1)) '$T/daemon.log' |
+		    grep -Eq 'helper.*(died|killed).*(signal 11|SIGSEGV)'"
 		expect_match "crash: the daemon log says the helper died of signal 11" \
 		    'helper.*(died|killed).*(signal 11|SIGSEGV)' "$(log_since "$MARK")"
 	else
+		wait_for "$CMD_TIMEOUT" sh -c "tail -n +$((MARK + 1)) '$T/daemon.log' |
+		    grep -Eq 'helper.*exit.*3'"
 		expect_match "exit: the daemon log says the helper exited with status 3" \
 		    'helper.*exit.*3' "$(log_since "$MARK")"
 	fi
+	expect_no_match "$how: the daemon log does not say it timed out" \
+	    'timed out' "$(log_since "$MARK")"
 	no_helpers_left "a module that does '$how'"
 	still_serving "a PAM module that does '$how'"
 done
@@ -144,15 +151,15 @@ expect_rc "a stack that changes PAM_USER: issue exits 1" 1
 expect_match "the log names the reason" 'changed the user name' "$(cat "$T/daemon.log")"
 no_helpers_left "a user-mapping module"
 
-# --- a helper that cannot be started (no descriptors left): the ISSUE gets
-# an error, the connection and the daemon go on.  (This path once freed
-# the connection under its caller.)
+# --- a helper that cannot be started (the monitor has no descriptor left for
+# its socketpair): the ISSUE gets an error, the connection and the daemon
+# go on.  (This path once freed the connection under its caller.)
 restore_stack
 if command -v prlimit >/dev/null; then
 	SOFT=$(prlimit --pid "$DAEMON_PID" --nofile -o SOFT --noheadings)
-	# Room for the client's connection and nothing more: no socketpair.
-	# (Only the soft limit moves: raising a hard one may need a capability.)
-	prlimit --pid "$DAEMON_PID" --nofile="$(free_fd 2)":
+	# No descriptor for the monitor's socketpair.  (Only the soft limit
+	# moves: raising a hard one may need a capability.)
+	prlimit --pid "$DAEMON_PID" --nofile="$(free_fd 1 "$DAEMON_PID")":
 	RES=$("$PYTHON" - "$SOCK" <<'PYEOF'
 import json, socket, struct, sys
 def frame(t, b=b""): return b"TK" + bytes([1, t]) + struct.pack(">I", len(b)) + b

@@ -27,7 +27,7 @@ done
 ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=4"
 use_nss_wrapper h1:40001 h2:40002 h3:40003 h4:40004 || finish
 start_daemon || finish
-PID=$DAEMON_PID
+PID=$ENGINE_PID		# the process that holds the clients and their buffers
 
 cp "$(dirname "$0")/hostile.py" "$(dirname "$0")/rawclient.py" "$T/"
 chmod 644 "$T/hostile.py" "$T/rawclient.py"

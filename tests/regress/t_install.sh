@@ -127,8 +127,20 @@ SOCK=$T/tokend.sock
 TOKEND=$ROOT$SBINDIR/tokend
 TCTL=$ROOT$BINDIR/tokenctl
 PAMDIR=$ROOT$PAMCONFDIR
-# shellcheck disable=SC2119
-if start_daemon; then
+# As root, the engine's user is "tokend" unless the config says otherwise;
+# where make install has not made it (DESTDIR), tokend says what to do.
+ENGINE_USER=()
+if is_root && ! getent passwd tokend >/dev/null; then
+	START_QUIET=1 start_daemon
+	expect_true "as root without user tokend: the installed tokend does not start" \
+	    test -z "$DAEMON_PID"
+	expect_match "it says the user is missing and what to do" \
+	    'user "tokend" does not exist: create it, or set user= in tokend.conf' \
+	    "$(tail -n 3 "$T/daemon.log")"
+	expect_true "no socket is left behind" test ! -e "$SOCK"
+	ENGINE_USER=(--user nobody)
+fi
+if start_daemon "${ENGINE_USER[@]}"; then
 	pass "installed tokend starts with the installed tokend.conf"
 	tctl status
 	expect_rc "installed tokenctl: status" 0
@@ -201,11 +213,18 @@ if command -v systemd-sysusers >/dev/null; then
 	run systemd-sysusers --root="$T/sysroot" "$ROOT$SYSUSERSDIR/tokend.conf"
 	expect_match "systemd-sysusers makes tokend-admin" '^tokend-admin:' "$(cat "$T/sysroot/etc/group")"
 	expect_match "systemd-sysusers makes tokend-verify" '^tokend-verify:' "$(cat "$T/sysroot/etc/group")"
+	expect_match "systemd-sysusers makes the engine's user tokend, no login" \
+	    '^tokend:x:[1-9][0-9]*:[1-9][0-9]*:[^:]*:/:/(usr/)?s?bin/nologin$' \
+	    "$(cat "$T/sysroot/etc/passwd")"
 fi
 if command -v systemd-tmpfiles >/dev/null; then
 	run systemd-tmpfiles --root="$T/sysroot" --create "$ROOT$TMPFILESDIR/tokend.conf"
 	if [ -d "$T/sysroot/var/lib/tokend" ]; then
 		mode_is "systemd-tmpfiles: /var/lib/tokend 0700" "$T/sysroot/var/lib/tokend" 700
+		# Its uid:gid as systemd-sysusers made them in the same sysroot.
+		expect_eq "systemd-tmpfiles: /var/lib/tokend is the engine's user's" \
+		    "$(awk -F: '$1 == "tokend" { print $3 ":" $4 }' "$T/sysroot/etc/passwd")" \
+		    "$(stat -c %u:%g "$T/sysroot/var/lib/tokend")"
 	else
 		fail "systemd-tmpfiles creates /var/lib/tokend" "$(observed)"
 	fi

@@ -64,16 +64,16 @@ wait "$HOLDER" 2>/dev/null
 
 # --- out of descriptors: accept pauses (one log line, no spinning) and
 # resumes by itself when descriptors free up.
-SOFT=$(prlimit --pid "$DAEMON_PID" --nofile -o SOFT --noheadings)
-prlimit --pid "$DAEMON_PID" --nofile="$(free_fd 1)":
+SOFT=$(engine_prlimit --nofile -o SOFT --noheadings)
+engine_prlimit --nofile="$(free_fd 1 "$ENGINE_PID")":
 "$TCTL" --socket "$SOCK" status >"$T/late.out" 2>"$T/late.err" </dev/null &
 LATE=$!
 expect_true "EMFILE: the daemon says it pauses accepting" wait_log 'pausing accepts'
-ticks() { awk '{ print $14 + $15 }' "/proc/$DAEMON_PID/stat"; }
+ticks() { awk '{ print $14 + $15 }' "/proc/$ENGINE_PID/stat"; }
 T0=$(ticks)
 sleep 1		# the window in which a spinning accept loop would burn CPU
 T1=$(ticks)
-prlimit --pid "$DAEMON_PID" --nofile="$SOFT":
+engine_prlimit --nofile="$SOFT":
 wait "$LATE"
 expect_eq "the client that connected meanwhile is served once descriptors are back" 0 "$?"
 expect_eq "one log line for the whole episode" 1 "$(grep -c 'pausing accepts' "$T/daemon.log")"

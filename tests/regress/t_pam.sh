@@ -121,12 +121,12 @@ elapsed=$(( ($(date +%s%N) - start) / 1000000 ))
 expect_pam "no daemon gives PAM_AUTHINFO_UNAVAIL" PAM_AUTHINFO_UNAVAIL
 expect_true "no daemon is reported within the timeout (${elapsed} ms)" \
     [ "$elapsed" -lt 3000 ]
-kill -STOP "$DAEMON_PID"
+kill -STOP "$ENGINE_PID"
 svc tok-hung "auth required $MODULE socket=$SOCK timeout=2"
 start=$(date +%s%N)
 pam u2 tok-hung "$ME" auth "$TKA_READ"
 elapsed=$(( ($(date +%s%N) - start) / 1000000 ))
-kill -CONT "$DAEMON_PID"
+kill -CONT "$ENGINE_PID"
 expect_pam "a daemon that does not answer gives PAM_AUTHINFO_UNAVAIL" PAM_AUTHINFO_UNAVAIL
 expect_true "a hung daemon is given up on within timeout=2 (${elapsed} ms)" \
     [ "$elapsed" -lt 4000 ]

@@ -112,14 +112,16 @@ expect_rc "exchange fed through a fifo" 0
 expect_match "it printed an access token" '^tka_' "$(cat "$T/ex.out")"
 TKA2=$(head -n 1 "$T/ex.out")
 
-# --- the daemon's own argv and environment
-DCMD=$(tr '\0' ' ' <"/proc/$DAEMON_PID/cmdline")
-expect_no_match "the daemon's /proc cmdline holds no token" "tk[ra]_|$SECRET" "$DCMD"
-if is_root; then
-	DENV=$(tr '\0' '\n' <"/proc/$DAEMON_PID/environ")
-	expect_no_match "the daemon's /proc environ holds no token or password" \
-	    "tk[ra]_|$SECRET|$PW_ME" "$DENV"
-fi
+# --- the daemon's own argv and environment, monitor and engine
+for P in "$DAEMON_PID" "$ENGINE_PID"; do
+	DCMD=$(tr '\0' ' ' <"/proc/$P/cmdline")
+	expect_no_match "the daemon's /proc cmdline holds no token ($DCMD)" "tk[ra]_|$SECRET" "$DCMD"
+	if is_root; then
+		DENV=$(tr '\0' '\n' <"/proc/$P/environ")
+		expect_no_match "the daemon's /proc environ holds no token or password" \
+		    "tk[ra]_|$SECRET|$PW_ME" "$DENV"
+	fi
+done
 
 tctl delete "$ID" --yes
 expect_rc "delete" 0
@@ -136,23 +138,32 @@ expect_rc "issue with a wrong password fails" 1
 # While the daemon still runs: neither the token, nor the password, nor the
 # code is left in its memory (buffers are wiped after use).
 if is_root; then
-	sleep 0.5	# let the last connection be freed
-	MEM=$(mem_scan "$DAEMON_PID" "refresh token=$TKR" "refresh secret=$SECRET" \
-	    "access token=$TKA" "second access token=$TKA2" "PAM password=$PW_ME" \
-	    "wrong PAM password=$WRONG_PW" 2>&1)
-	# A scan that could not finish says why; it is tried once more.
-	if ! printf '%s\n' "$MEM" | grep -q '^refresh token: '; then
-		printf '%s\n' "$MEM" | tail -3 | sed 's/^/  mem_scan failed, again: /'
-		sleep 1
-		MEM=$(mem_scan "$DAEMON_PID" "refresh token=$TKR" "refresh secret=$SECRET" \
+	# Until the daemon has let go of every other connection and helper.
+	settled() {
+		tctl --json status &&
+		    json_eval 'j["connections"] == 1 and j["pam_helpers"] == 0' "$OUT" | grep -qx true
+	}
+	wait_for "$CMD_TIMEOUT" settled
+	expect_true "the daemon has freed the session's connections" settled
+	for P in "$DAEMON_PID" "$ENGINE_PID"; do
+		[ "$P" = "$DAEMON_PID" ] && WHO=monitor || WHO=engine
+		MEM=$(mem_scan "$P" "refresh token=$TKR" "refresh secret=$SECRET" \
 		    "access token=$TKA" "second access token=$TKA2" "PAM password=$PW_ME" \
 		    "wrong PAM password=$WRONG_PW" 2>&1)
-	fi
-	printf '%s\n' "$MEM" | grep -v ': none$' | head -5 | sed 's/^/  mem_scan: /'
-	for n in "refresh token" "refresh secret" "access token" "second access token" \
-	    "PAM password" "wrong PAM password"; do
-		LINE=$(printf '%s\n' "$MEM" | grep "^$n: ")
-		expect_eq "the daemon's memory holds no $n after the session" "$n: none" "$LINE"
+		# A scan that could not finish says why; it is tried once more.
+		if ! printf '%s\n' "$MEM" | grep -q '^refresh token: '; then
+			printf '%s\n' "$MEM" | tail -3 | sed 's/^/  mem_scan failed, again: /'
+			sleep 1
+			MEM=$(mem_scan "$P" "refresh token=$TKR" "refresh secret=$SECRET" \
+			    "access token=$TKA" "second access token=$TKA2" "PAM password=$PW_ME" \
+			    "wrong PAM password=$WRONG_PW" 2>&1)
+		fi
+		printf '%s\n' "$MEM" | grep -v ': none$' | head -5 | sed "s/^/  mem_scan $WHO: /"
+		for n in "refresh token" "refresh secret" "access token" "second access token" \
+		    "PAM password" "wrong PAM password"; do
+			LINE=$(printf '%s\n' "$MEM" | grep "^$n: ")
+			expect_eq "the $WHO's memory holds no $n after the session" "$n: none" "$LINE"
+		done
 	done
 else
 	skip "the daemon's memory holds no secrets after the session"
