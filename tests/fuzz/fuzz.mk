@@ -6,14 +6,14 @@
 
 FUZZ_CC		?= clang
 FUZZ_SECONDS	?= 60
-FUZZ_TARGETS	?= fuzz_frame fuzz_response fuzz_token fuzz_config
+FUZZ_TARGETS	?= fuzz_frame fuzz_response fuzz_token fuzz_config fuzz_monitor
 FUZZ_B		= tests/fuzz/build
 FUZZ_O		= $(FUZZ_B)/obj
 FUZZ_SAN	= -fsanitize=address,undefined -fno-sanitize-recover=undefined
 FUZZ_CFLAGS	= -std=c11 -g -O1 -fno-omit-frame-pointer $(WARN) $(PKG_CFLAGS) \
 		  $(FUZZ_SAN) -fsanitize=fuzzer-no-link
 FUZZ_BINS	= $(FUZZ_B)/fuzz_frame $(FUZZ_B)/fuzz_response $(FUZZ_B)/fuzz_token \
-		  $(FUZZ_B)/fuzz_config
+		  $(FUZZ_B)/fuzz_config $(FUZZ_B)/fuzz_monitor
 
 $(FUZZ_O)/%.o: %.c
 	@mkdir -p $(@D)
@@ -35,9 +35,13 @@ $(FUZZ_B)/fuzz_config: $(FUZZ_O)/tests/fuzz/fuzz_config.o $(FUZZ_O)/daemon/confi
 		$(FUZZ_O)/daemon/util.o
 	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^
 
+$(FUZZ_B)/fuzz_monitor: $(FUZZ_O)/tests/fuzz/fuzz_monitor.o $(FUZZ_O)/daemon/channel.o \
+		$(FUZZ_O)/protocol/wire.o $(FUZZ_O)/protocol/frame.o
+	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^
+
 # The seed generator: the real encoders, built like the targets (no libFuzzer main).
 $(FUZZ_B)/seedgen: $(FUZZ_O)/tests/fuzz/seedgen.o $(FUZZ_O)/tests/fuzz/fuzzkey.o \
-		$(FUZZ_O)/protocol/wire.o $(FUZZ_O)/protocol/frame.o $(FUZZ_O)/protocol/tokenfmt.o \
+		$(FUZZ_O)/daemon/channel.o $(FUZZ_O)/protocol/wire.o $(FUZZ_O)/protocol/frame.o $(FUZZ_O)/protocol/tokenfmt.o \
 		$(FUZZ_O)/daemon/token.o $(FUZZ_O)/daemon/util.o
 	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer-no-link -o $@ $^ $(SODIUM_LIBS)
 

@@ -19,6 +19,7 @@ for t in "$@"; do
 	fuzz_response)	opts="-max_len=70000 -dict=$fz/proto.dict" ;;
 	fuzz_token)	opts="-max_len=256 -dict=$fz/token.dict" ;;
 	fuzz_config)	opts="-max_len=10000 -dict=$fz/config.dict" ;;
+	fuzz_monitor)	opts="-max_len=4096 -dict=$fz/monitor.dict" ;;
 	*)		echo "run.sh: unknown target $t" >&2; exit 2 ;;
 	esac
 	opts="$opts -timeout=10 -rss_limit_mb=2048"

@@ -11,7 +11,7 @@ corpus=tests/fuzz/corpus
 seedgen=tests/fuzz/build/seedgen
 [ -x "$seedgen" ] || make -s "$seedgen"
 
-for t in fuzz_frame fuzz_response fuzz_token fuzz_config; do
+for t in fuzz_frame fuzz_response fuzz_token fuzz_config fuzz_monitor; do
 	mkdir -p "$corpus/$t"
 	rm -f "$corpus/$t"/gen-* "$corpus/$t"/vec-*
 done

@@ -1,6 +1,7 @@
 /*
  * seedgen DIR [VECTORS]: write the generated part of the seed corpora into
- * DIR/fuzz_frame, DIR/fuzz_response and DIR/fuzz_token with the real
+ * DIR/fuzz_frame, DIR/fuzz_response, DIR/fuzz_token and DIR/fuzz_monitor
+ * with the real
  * encoders and token minting (fixed key, fixed "random" bytes, so a rerun
  * writes the same files), plus, given protocol/vectors.txt, one seed per
  * frame, reject, token and badtoken line of it.  seed.sh runs it.
@@ -17,6 +18,8 @@
 
 #include <sodium.h>
 
+#include "account.h"
+#include "monitor.h"
 #include "proto.h"
 #include "token.h"
 #include "tokenfmt.h"
@@ -514,6 +517,85 @@ gen_vectors(const char *path)
 	fclose(f);
 }
 
+/* Every message the engine sends the monitor, from mon_encode(). */
+static void
+gen_monitor(void)
+{
+	struct msg_conv_reply	 reply;
+	struct mon_msg		 m;
+	struct wbuf		 w, rw;
+
+	wbuf_init(&w);
+	memset(&m, 0, sizeof(m));
+	m.type = MON_KEY_WANTED;
+	m.flag = 1;
+	mon_encode(&w, &m);
+	put_wbuf("fuzz_monitor", "key-wanted", &w);
+	m.type = MON_READY;
+	mon_encode(&w, &m);
+	put_wbuf("fuzz_monitor", "ready", &w);
+	m.type = MON_ACCT_RESET;
+	mon_encode(&w, &m);
+	put_wbuf("fuzz_monitor", "acct-reset", &w);
+
+	memset(&m, 0, sizeof(m));
+	m.type = MON_LOG;
+	m.flag = 6;
+	SET(m.text, "issued token AbCdEfGhIjK \"ci\" for alice (uid 1000)");
+	mon_encode(&w, &m);
+	put_wbuf("fuzz_monitor", "log", &w);
+
+	memset(&m, 0, sizeof(m));
+	m.type = MON_PAM_START;
+	m.id = 7;
+	m.uid = 1000;
+	SET(m.user, "alice");
+	SET(m.ruser, "alice");
+	mon_encode(&w, &m);
+	put_wbuf("fuzz_monitor", "pam-start", &w);
+	fill(m.user, sizeof(m.user), 'u');
+	m.ruser[0] = '\0';
+	mon_encode(&w, &m);
+	put_wbuf("fuzz_monitor", "pam-start-long", &w);
+
+	/* The reply's body is a CONV_REPLY frame's, without its header. */
+	memset(&reply, 0, sizeof(reply));
+	reply.n = 2;
+	SET(reply.answers[0], "correct horse");
+	SET(reply.answers[1], "123456");
+	wbuf_init(&rw);
+	enc_conv_reply(&rw, &reply);
+	memset(&m, 0, sizeof(m));
+	m.type = MON_PAM_REPLY;
+	m.id = 7;
+	m.reply = rw.data + TOKEND_HDR_LEN;
+	m.reply_len = rw.len - TOKEND_HDR_LEN;
+	mon_encode(&w, &m);
+	put_wbuf("fuzz_monitor", "pam-reply", &w);
+	wbuf_free(&rw);
+
+	memset(&m, 0, sizeof(m));
+	m.type = MON_PAM_CANCEL;
+	m.id = 7;
+	mon_encode(&w, &m);
+	put_wbuf("fuzz_monitor", "pam-cancel", &w);
+
+	memset(&m, 0, sizeof(m));
+	m.type = MON_ACCT_ASK;
+	m.flag = ACCOUNT_REQ_BY_UID;
+	m.uid = 1000;
+	mon_encode(&w, &m);
+	put_wbuf("fuzz_monitor", "acct-by-uid", &w);
+	m.flag = ACCOUNT_REQ_BY_NAME;
+	SET(m.user, "alice");
+	mon_encode(&w, &m);
+	put_wbuf("fuzz_monitor", "acct-by-name", &w);
+	m.flag = ACCOUNT_REQ_CHECK;
+	mon_encode(&w, &m);
+	put_wbuf("fuzz_monitor", "acct-check", &w);
+	wbuf_free(&w);
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -539,6 +621,7 @@ main(int argc, char *argv[])
 	gen_requests(refresh, access);
 	gen_responses(refresh, access);
 	gen_tokens(keys, refresh, access);
+	gen_monitor();
 	if (argc == 3)
 		gen_vectors(argv[2]);
 	token_keys_free(keys);
