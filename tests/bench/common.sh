@@ -80,13 +80,19 @@ wait_socket() { # wait_socket PATH PID NAME LOG
 	die "$3 did not create $1 within 10 s"
 }
 
+# shellcheck source=tests/bench/engine.sh
+. "$TOP/tests/bench/engine.sh"
+
 # start_tokend DIR: tokend with DIR/tokend.conf and the PAM stack in DIR/pam,
-# its log in DIR/daemon.log; sets DAEMON_PID.
+# its log in DIR/daemon.log; sets DAEMON_PID (the monitor) and ENGINE_PID.
+# What tokend costs is the CPU time of both: cpu_ticks "$DAEMON_PID $ENGINE_PID".
 start_tokend() {
 	"${SERVER[@]}" "$TOKEND" -f -c "$1/tokend.conf" --socket "$1/tokend.sock" --db "$1/db" \
-	    --key-file "$1/db/hash.key" --pam-confdir "$1/pam" >"$1/daemon.log" 2>&1 &
+	    --key-file "$1/db/hash.key" --pam-confdir "$1/pam" "${ENGINE_USER[@]}" \
+	    >"$1/daemon.log" 2>&1 &
 	DAEMON_PID=$!
 	wait_socket "$1/tokend.sock" "$DAEMON_PID" tokend "$1/daemon.log"
+	ENGINE_PID=$(engine_of "$DAEMON_PID")
 }
 
 # issue_tokens DIR PASSWORD OATH_KEY COUNT: refresh and access tokens into
@@ -101,7 +107,12 @@ issue_tokens() {
 	echo "$PROG: issued $4 refresh and $4 access tokens in $(($(date +%s) - start)) s"
 }
 
-# CPU seconds (user + system, all threads) a process has used, in clock ticks.
+# cpu_ticks "PID...": CPU time (user + system, all threads) the processes
+# have used together, in clock ticks.
 cpu_ticks() {
-	awk '{ print $14 + $15 }' "/proc/$1/stat"
+	local p s=0
+	for p in $1; do
+		s=$((s + $(awk '{ print $14 + $15 }' "/proc/$p/stat")))
+	done
+	echo "$s"
 }

@@ -86,7 +86,8 @@ record() {
 	    'BEGIN { printf "%.3f", (n > 0 ? t * 1e6 / hz / n : 0) }')}" >>"$RESULTS"
 }
 
-# tb ROUND C P OP TOKENS PID: one tokend-bench run against the server PID.
+# tb ROUND C P OP TOKENS "PID...": one tokend-bench run against the server
+# whose processes are PID...
 tb() {
 	local r=$1 c=$2 p=$3 op=$4 tokens=$5 pid=$6 sock json t0 t1 args
 	sock=$T/tokend.sock
@@ -163,8 +164,8 @@ for r in $(seq "$ROUNDS"); do
 		p=${cp##*:}
 		rb "$r" "$c" "$p"
 		tb "$r" "$c" "$p" redis-get "" "$REDIS_PID"
-		tb "$r" "$c" "$p" verify "$T/access.tokens" "$DAEMON_PID"
-		tb "$r" "$c" "$p" exchange "$T/refresh.tokens" "$DAEMON_PID"
+		tb "$r" "$c" "$p" verify "$T/access.tokens" "$DAEMON_PID $ENGINE_PID"
+		tb "$r" "$c" "$p" exchange "$T/refresh.tokens" "$DAEMON_PID $ENGINE_PID"
 	done
 	echo "run-bench: round $r of $ROUNDS done"
 done

@@ -20,6 +20,7 @@ ROUNDS=${BENCH_ROUNDS:-3}
 IDLE=${IDLE_CONNS:-1000}
 T=$(mktemp -d "${TMPDIR:-/tmp}/tokend-large.XXXXXX")
 PID=
+ENGINE=
 PIDS=()
 cleanup() {
 	[ "${#PIDS[@]}" -gt 0 ] && kill -9 "${PIDS[@]}" 2>/dev/null
@@ -36,6 +37,9 @@ printf 'max_connections = 4096\nmax_connections_per_uid = 4096\nidle_timeout = 1
 # The same without the answer cache: every VERIFY reads LMDB.
 { cat "$T/conf"; echo "answer_cache = no"; } >"$T/conf-nocache"
 
+# shellcheck source=tests/bench/engine.sh
+. "$TOP/tests/bench/engine.sh"
+
 PIN_D=()
 PIN_C=()
 if [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
@@ -43,12 +47,15 @@ if [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
 	PIN_C=(taskset -c 1)
 fi
 
-start() { # start DIR CONF: sets PID
+start() { # start DIR CONF: sets PID (the monitor) and ENGINE
 	"${PIN_D[@]}" "$TOKEND" -f -c "$2" --socket "$1/sock" --db "$1/db" \
-	    --key-file "$1/hash.key" --pam-confdir "$T" 2>>"$1/log" &
+	    --key-file "$1/hash.key" --pam-confdir "$T" "${ENGINE_USER[@]}" 2>>"$1/log" &
 	PID=$!
 	PIDS+=("$PID")
-	for _ in $(seq 100); do [ -S "$1/sock" ] && return 0; sleep 0.1; done
+	for _ in $(seq 100); do
+		[ -S "$1/sock" ] && { ENGINE=$(engine_of "$PID"); return 0; }
+		sleep 0.1
+	done
 	echo "run-large: daemon did not start" >&2; cat "$1/log" >&2; exit 1
 }
 stop_all() {
@@ -98,7 +105,7 @@ compare "$T/conf" "answer_cache = yes"
 # use) and IDLE idle connections; the CPU time they cost.
 start "$T/$LARGE" "$T/conf"
 one "$T/$LARGE" >/dev/null
-python3 - "$T/$LARGE/sock" "$IDLE" "$PID" <<'PY'
+python3 - "$T/$LARGE/sock" "$IDLE" "$ENGINE" <<'PY'
 import socket, sys, time
 path, n, pid = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 socks = []

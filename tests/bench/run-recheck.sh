@@ -84,11 +84,11 @@ LOAD=$!
 echo "$PROG: $USERS users, account_recheck = ${SECS}s; warming up for ${SECS} s"
 sleep "$SECS"
 H0=$(cpu_ticks "$HELPER")
-D0=$(cpu_ticks "$DAEMON_PID")
+D0=$(cpu_ticks "$DAEMON_PID $ENGINE_PID")
 C0=$(status account_checks)
 sleep "$SECS"
 H1=$(cpu_ticks "$HELPER")
-D1=$(cpu_ticks "$DAEMON_PID")
+D1=$(cpu_ticks "$DAEMON_PID $ENGINE_PID")
 C1=$(status account_checks)
 REFUSED=$(status accounts_refused)
 wait "$LOAD"
