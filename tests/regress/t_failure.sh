@@ -254,6 +254,9 @@ def filler(k):
         if t == 0x82:
             n, refused = n + 1, 0
             continue
+        if t == 0x80 and struct.unpack(">H", body[:2])[0] == 9:
+            time.sleep(0.05)    # BUSY: this uid's PAM slots are taken (not root)
+            continue
         refused += 1
         end = "error %d" % struct.unpack(">H", body[:2])[0] if t == 0x80 else "frame 0x%02x" % t
         if t != 0x80:
