@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # tokend: plain make + pkg-config.
 #   make              build everything
 #   make check        unit + regression tests (summary line "N passed, M failed")

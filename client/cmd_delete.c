@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * tokenctl delete: revoke one refresh token or all of a user's, after the
  * user has typed "yes" (unless --yes).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * tokenctl issue: authenticate through the daemon's PAM stack, relaying
  * each prompt to the user, and print the new refresh token once.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * tokenctl list: the caller's refresh tokens, one user's or everybody's,
  * as a table or a JSON array.

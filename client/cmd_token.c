@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * tokenctl exchange, verify and status: the commands that use a token
  * read from stdin (never from argv), and the daemon's status.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Output: times (RFC 3339 UTC, dates, "in 29 days"), aligned tables,
  * json-c helpers, and writing secrets to stdout without copying them.

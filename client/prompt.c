@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Terminal handling: prompts go to stderr, answers come from stdin one
  * line at a time, read with read(2) a byte at a time so that several

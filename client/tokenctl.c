@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * tokenctl: global options, the command table, argument value parsing and
  * the mapping of errors to messages and exit status.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * tokenctl: the command-line client of tokend.  Declarations shared by the
  * command files (cmd_*.c), terminal prompting (prompt.c) and output

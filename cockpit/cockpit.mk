@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # cockpit/cockpit.mk: the "API tokens" page of the web console (Cockpit),
 # package cockpit-tokend.  Included by the Makefile.  Plain files: nothing
 # is built or downloaded; cockpit.js comes from Cockpit itself.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Users and accounts, the engine's side (account.h): the cache of
  * answers, the queue of questions and the background re-check.  The

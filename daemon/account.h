@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Users and their accounts, as the event loop sees them: every password
  * database (NSS) look-up and every PAM account check runs in one helper

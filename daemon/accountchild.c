@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The account helper process: `tokend --account-helper SERVICE CONFDIR`,
  * started by the monitor (monitor.c) with its end of a SOCK_SEQPACKET

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The channel between the monitor and the engine (monitor.h): sending and
  * receiving one message, and what each side accepts.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * What one side of the monitor channel has sent but the socket did not
  * take yet (monitor.h, struct channel_out).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The daemon's clock: wall time for expiries, monotonic milliseconds for
  * delays.  One seam, so that the tests can move the daemon's wall clock

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * tokend.conf: one table names every key, its type, where it lives in
  * struct config and its allowed range.  config_set() checks one value,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * tokend.conf: "key = value" lines, '#' comments.  Every limit the daemon
  * enforces is a field of struct config, with its default defined below.

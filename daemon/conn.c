@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Client connections (conn.h): reading and framing, the order of
  * answers, backpressure, idle timeouts, waiting states and the one place

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Client connections: conn.c owns struct conn and nothing else frees one
  * or touches its buffers.  The other modules only ask it to send, to

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The engine's process-wide state and the small interfaces between its
  * files: dispatch.c (requests) and lastused.c (batched "last used").

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Requests: one table says who may send each type and which handler
  * answers it; handlers decode, check, and queue exactly one reply (LIST:

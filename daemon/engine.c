@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The engine: tokend's unprivileged process (monitor.h).  Started by the
  * monitor as `tokend --engine` with the channel as fd 3, it takes the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Helper processes: tokend starts its own binary afresh (posix_spawn,
  * i.e. vfork + exec, of /proc/self/exe opened at start-up) with a flag

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * "Last used" times of refresh tokens, kept in memory and written to the
  * store in one transaction every last_used_flush seconds (and at exit),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The listening socket: bound (or taken from systemd) by the monitor,
  * watched by the engine, which accepts with the connection limits and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Logging: one line per call, to stderr with an sd-daemon priority prefix
  * (journald strips it) or to syslog.  Lines are built in a fixed buffer,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Logging: stderr with sd-daemon priority prefixes ("<6>...") when running
  * in the foreground (journald reads them), syslog otherwise.  Never pass a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The monitor: tokend's privileged process (monitor.h).  It reads the
  * configuration, binds the socket, makes db_dir the engine's, starts the

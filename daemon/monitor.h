@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The two processes of tokend and the one channel between them
  * (daemon/MONITOR.md says it in prose).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The PAM helper process: `tokend --pam-helper SERVICE CONFDIR USER RUSER`,
  * started by the monitor (monitor.c) with its end of a SOCK_SEQPACKET

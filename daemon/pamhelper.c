@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * PAM for ISSUE, the engine's side (pamhelper.h): the queue of
  * transactions, the fair share of each caller, the timers and the relay

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * PAM for ISSUE, the engine's side: one helper process per transaction
  * (pamchild.c), started by the monitor on the engine's request, its

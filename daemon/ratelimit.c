@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Token buckets for failures (ratelimit.h).  The table is small and
  * fixed: only keys that failed recently are in it, and a bucket that has

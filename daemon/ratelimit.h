@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Failure rate limits: one token bucket per (kind, key).  Each failure
  * takes a token; tokens come back at a steady rate up to the burst.  An

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The engine's confinement (sandbox.h), in the order OpenSMTPD and
  * OpenSSH do it: chroot while still root, drop to the engine's user with

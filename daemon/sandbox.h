@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Confining the engine (sandbox.c).
  */

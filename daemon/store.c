@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The token store in LMDB; store.h lists the three databases.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The token store: refresh-token records in LMDB.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Writes to the token store (store.h): the synchronous calls, and
  * store_apply(), which runs a batch of them in one durable transaction

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * What store.c (opening, the record codec, reads) and store_write.c
  * (writes, and the batches of the writer thread) share; not for use

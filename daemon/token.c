@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Token minting and authentication (token.h).
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Minting and checking tokens (the text format is protocol/tokenfmt.h).
  *

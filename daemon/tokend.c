@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * tokend: the command line.  Started by hand or by systemd, tokend is the
  * monitor (monitor.c), which starts the engine (engine.c); the same binary

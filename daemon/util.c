@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Small helpers shared by the daemon's modules (util.h). */
 #include <stdarg.h>
 #include <stdio.h>

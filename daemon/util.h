@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Small helpers shared by the daemon's modules. */
 #ifndef TOKEND_UTIL_H
 #define TOKEND_UTIL_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The answer cache (vcache.h): fixed size, no allocation after start-up.
  * A tag picks a set of VCACHE_WAYS slots, so a few tokens that land in

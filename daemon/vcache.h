@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The answer cache: recent positive VERIFY answers, so that a service
  * checking the same bearer token on every request it serves costs one

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The writer thread (writer.h).  Queues under one mutex; the thread
  * wakes the event loop through an eventfd.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The writer thread: every write of the daemon (ISSUE, REVOKE,
  * REVOKE_ALL, the purge of expired tokens, saved last-used times) goes

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * bearer: check the bearer token of an HTTP request with tokend.
  *

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # packaging/install.mk: make install, uninstall, install-check, package-check.
 # Included by the Makefile, which sets PREFIX, SBINDIR, BINDIR, INCLUDEDIR,
 # LIBDIR (Debian multiarch), PKGCONFIGDIR and SYSCONFDIR.

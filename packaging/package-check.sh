@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # packaging/package-check.sh (make package-check): builds the Debian packages
 # in a copy of the tree, checks that the five binary packages hold what they
 # should, runs lintian (errors and warnings fail; the overrides in
@@ -98,6 +99,15 @@ else
 	bad "libpam-tokend: pam-auth-update profile not enabled by default"
 fi
 
+for d in "$W"/*.deb; do
+	c=$(dpkg-deb --fsys-tarfile "$d" | tar -xOf - --wildcards './usr/share/doc/*/copyright' 2>/dev/null)
+	case $c in
+	*"License: ISC"*"Permission to use, copy, modify"*) ;;
+	*) bad "$(basename "$d"): copyright is ISC" "$(printf '%s' "$c" | head -n 8)"; continue ;;
+	esac
+	ok "$(basename "$d" | cut -d_ -f1): copyright is ISC"
+done
+
 echo "package-check: lintian (log: $W/lintian.log)"
 lintian --fail-on error,warning --display-info --pedantic \
     "$W/tokend_${DV}_$ARCH.changes" >"$W/lintian.log" 2>&1
@@ -118,6 +128,17 @@ if command -v rpmbuild >/dev/null 2>&1; then
 		n=$(find "$R/RPMS" -name '*.rpm' | wc -l)
 		if [ "$n" -eq 5 ]; then ok "rpmbuild -bb: 5 packages"; else
 			bad "rpmbuild -bb: 5 packages" "$(find "$R/RPMS" -name '*.rpm')"; fi
+		lic=$(for r in "$R"/RPMS/*/*.rpm; do
+			rpm -qp --qf '%{NAME} %{LICENSE}\n' "$r" 2>/dev/null
+		done | grep -v ' ISC$')
+		if [ -z "$lic" ]; then ok "every RPM: License ISC"; else
+			bad "every RPM: License ISC" "$lic"; fi
+		nolic=$(for r in "$R"/RPMS/*/*.rpm; do
+			case $r in *-devel-*) continue ;; esac
+			rpm -qpL "$r" 2>/dev/null | grep -q '/LICENSE$' || basename "$r"
+		done)
+		if [ -z "$nolic" ]; then ok "every RPM but -devel ships LICENSE"; else
+			bad "every RPM but -devel ships LICENSE" "$nolic"; fi
 	else
 		bad "rpmbuild -bb --nodeps" "$(tail -n 25 "$W/rpm-build.log")"
 	fi

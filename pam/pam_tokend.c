@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * pam_tokend.so: accept a tokend token as the password (auth) and warn
  * about tokens that expire soon (session).  Only the pam_sm_* entry points

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * pam_tokend's decisions (pamcore.h); no PAM calls here.
  */

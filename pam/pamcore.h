@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The logic of pam_tokend.so, kept apart from the pam_sm_* entry points
  * so that unit tests link it directly.

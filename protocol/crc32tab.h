@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * CRC-32 (IEEE 802.3, reflected polynomial 0xedb88320) tables for
  * slicing by 8 (Intel's "slicing-by-8"), generated from:

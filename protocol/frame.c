@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Finding the next frame in a byte stream (proto.h): one pure function for
  * every reader of the format, the daemon's connections, libtokend and the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * libtokend: blocking client of the tokend protocol over a Unix socket.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * tokend wire protocol: message types, limits and field layouts shared by
  * the daemon, libtokend and the tests.  protocol/PROTOCOL.md is the prose

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Text that came from the daemon (token names, user names, PAM messages)
  * on its way to a terminal (tokend.h): tokenctl and pam_tokend's session

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * libtokend: the C client library of tokend, the local API token service.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Token text format: prefix, base62 blocks, CRC32 checksum (tokenfmt.h).
  */

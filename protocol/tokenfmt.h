@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The token format: <prefix>_<body><checksum>.
  *

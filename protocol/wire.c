@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Frame and message encoding of the tokend protocol (see PROTOCOL.md).
  * Integers are big-endian; a string is a u16 length then its bytes, with

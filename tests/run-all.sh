@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # Runs the unit test binaries given as arguments, then every
 # tests/regress/t_*.sh, and adds up their "NAME: N passed, M failed" lines.
 # The last line is always "total: N passed, M failed"; the exit status is

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # tests/bench: tokend-bench (load generator) and `make bench` (tokend
 # beside redis GET, same machine, same run).  See tests/bench/README.md.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
 """The load of `make bench-load`: PAM conversations left waiting, and an
 ISSUE/REVOKE loop; also the daemon's STATUS counters.
 

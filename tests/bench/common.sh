@@ -1,4 +1,5 @@
 # shellcheck shell=bash disable=SC2034  # sourced: the scripts use what it sets
+# SPDX-License-Identifier: ISC
 # tests/bench/common.sh: what run-bench.sh and run-load.sh share.  Sourced
 # after the script sets PROG (its name in messages) and PIN; it finds the
 # test PAM modules and sets SERVER/CLIENT (taskset prefixes), PYTHON and ME.

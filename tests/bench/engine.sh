@@ -1,4 +1,5 @@
 # shellcheck shell=bash disable=SC2034  # sourced: the scripts use what it sets
+# SPDX-License-Identifier: ISC
 # tests/bench/engine.sh: tokend runs as two processes (daemon/MONITOR.md);
 # the benchmarks start the monitor and measure both.  Sourced by common.sh
 # and run-large.sh.

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
 """Issue refresh tokens through a test PAM stack and exchange them, for the benchmark.
 
   issue-tokens.py --socket S --pamdir DIR --user U --password PW --key HEX

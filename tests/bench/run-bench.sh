@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # tests/bench/run-bench.sh: tokend's VERIFY and EXCHANGE beside redis GET,
 # on the same machine, in the same run (what `make bench` runs).
 #

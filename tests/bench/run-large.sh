@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # make bench-large: VERIFY with a million refresh tokens in the store against
 # the same with a thousand, in the same run (the target is a ratio >= 0.9),
 # once with answer_cache = no (every VERIFY reads LMDB) and once with the

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # tests/bench/run-load.sh: VERIFY latency idle and under load, in the same run
 # (what `make bench-load` runs).
 #

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # tests/bench/run-recheck.sh: what the account re-check costs with many
 # active users (what `make bench-recheck` runs).
 #

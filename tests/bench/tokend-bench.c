@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * tokend-bench: load generator for tokend's VERIFY and EXCHANGE paths,
  * after MUNGE's remunge and redis-benchmark.

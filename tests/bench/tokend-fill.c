@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * tokend-fill: write refresh-token records straight into a tokend
  * database, without PAM, so a benchmark can run against a million tokens.

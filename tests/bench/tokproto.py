@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """The wire protocol (protocol/PROTOCOL.md) as the benchmark's Python
 clients need it: framing, strings, and a connection that reads whole frames.
 Used by issue-tokens.py and churn.py."""

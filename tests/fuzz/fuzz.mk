@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # tests/fuzz: libFuzzer targets (clang).  See tests/fuzz/README.md.
 #   make fuzz [FUZZ_SECONDS=60] [FUZZ_TARGETS="fuzz_frame ..."]
 #   make fuzz-build       build only (tests/fuzz/build/)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fuzz_config: the input as a whole tokend.conf through the real parser,
  * config_load() (daemon/config.c).  The file is a memfd opened by its

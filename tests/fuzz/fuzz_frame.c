@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fuzz_frame: a client byte stream, split into frames by frame_next() with
  * the daemon's rules (daemon/conn.c: request types, the type's bounds,

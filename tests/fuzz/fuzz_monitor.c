@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fuzz_monitor: one message on the monitor's end of the channel, as a
  * compromised engine could send it (daemon/monitor.h).  It goes through

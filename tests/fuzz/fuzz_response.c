@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fuzz_response: what a hostile or broken daemon could send libtokend.
  * Frames are split as conn_read_frame() (protocol/libtokend.c) does it

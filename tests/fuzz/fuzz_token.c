@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fuzz_token: token text from anywhere (EXCHANGE, VERIFY, pam_tokend).
  * tokenfmt_parse() on the exact bytes, then token_parse() with a fixed key

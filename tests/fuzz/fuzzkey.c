@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fuzzkey.h: token_keys_load() insists on a 0600 file of 32 bytes owned by
  * us, so write one into a fresh temporary directory, load it, remove both.

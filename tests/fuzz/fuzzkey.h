@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The fixed master key of fuzz_token and seedgen, so access tokens in the
  * seed corpus carry a MAC the fuzzer accepts.  Test-only, never a real key.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # run.sh SECONDS TARGET...: for each target, replay its seed corpus and its
 # past crashes (regress/<target>/), then, when SECONDS > 0, fuzz it for that
 # long.  New inputs go to build/corpus-<target>/ (the committed corpus is

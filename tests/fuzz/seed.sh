@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # Rebuild the committed seed corpora, tests/fuzz/corpus/<target>/:
 #   gen-*  frames and tokens from the real encoders (build/seedgen), and
 #          tokend.conf variants for fuzz_config (below);

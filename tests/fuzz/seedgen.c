@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * seedgen DIR [VECTORS]: write the generated part of the seed corpora into
  * DIR/fuzz_frame, DIR/fuzz_response, DIR/fuzz_token and DIR/fuzz_monitor

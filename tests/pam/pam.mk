@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # tests/pam/pam_testmod.so: a PAM module that hangs, crashes or exits on
 # request (t_failure.sh).  Included from the Makefile; for tests only, never
 # installed.

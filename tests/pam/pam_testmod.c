@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * pam_testmod.so: a PAM module for the regression tests that misbehaves on
  * request, to prove the daemon survives modules that hang or die.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * pamdrive: a minimal PAM application for the tests.  It runs one service
  * from a private folder (pam_start_confdir, no /etc/pam.d, no preload),

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
 """Speak on tokend's monitor channel as one of its two processes (root only).
 
   chanwrite.py to-monitor ENGINE_PID HEX

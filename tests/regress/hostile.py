@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
 """Hostile local clients for tests/regress/t_hostile.sh, and the canary
 that watches the daemon serve everybody else meanwhile.
 

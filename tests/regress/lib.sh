@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # tests/regress/lib.sh: shared helpers for the regression scripts (bash).
 #
 # A script sources this file, calls setup (temp dir, PAM stack, config),

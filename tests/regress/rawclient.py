@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
 """Raw protocol client for the regression tests: sends hand-made frames.
 
   rawclient.py SOCKET send HEX WAIT     send bytes, then read for up to WAIT s

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # A token never outlives its account: the user deleted, its uid changed, or
 # the PAM account phase refusing it makes its tokens (and their access
 # tokens) inactive within account_recheck; back again when the account is.

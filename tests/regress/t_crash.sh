@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # Durability and restarts: kill -9 right after issue loses nothing; stale and
 # live sockets; the key file.
 . "$(dirname "$0")/lib.sh"

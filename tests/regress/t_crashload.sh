@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # Crash consistency under load (issue 5, item 5): issues and revokes run
 # concurrently, the daemon is killed with SIGKILL at a random moment, then
 # restarted -- several rounds.  Every ISSUE that was acknowledged (exit 0)

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # delete: typed yes, refusals, --yes, --all, access tokens die with their refresh token.
 . "$(dirname "$0")/lib.sh"
 

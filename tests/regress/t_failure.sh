@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # Failures the daemon must survive or refuse cleanly (issue 5, item 3):
 #  - a PAM module that hangs, crashes or exits in the helper: the ISSUE fails
 #    with one clear line, the helper is gone, everybody else is served;

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # A hostile local user against everybody else: a flood of LISTs it never
 # reads, ISSUEs left at their prompt, 64 password guesses at once, tokens
 # issued only to expire, random and mutated frames.  Meanwhile a canary

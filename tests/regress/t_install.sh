@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # t_install.sh: "make install DESTDIR=..." puts every file where it belongs
 # with the right mode; the installed daemon starts from the installed config
 # and answers the installed tokenctl; the library links through the installed

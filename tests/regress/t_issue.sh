@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # issue (password + TOTP through the real PAM stack) and list.
 . "$(dirname "$0")/lib.sh"
 

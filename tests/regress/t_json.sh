@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # tokenctl for programs: with --json a failure is also {"error","code"} on
 # stdout; issue --json-prompts relays each PAM message as a JSON line,
 # flushed before the answer is read (what the Cockpit page relies on).

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # Connection limits: beyond max_connections (all users together) and beyond
 # max_connections_per_uid, extra connections are refused at once with an
 # ERROR frame, while the ones already open and everybody else keep working.

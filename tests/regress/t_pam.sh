@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # pam_tokend.so stacked in a PAM service: auth with tokens, session warnings.
 . "$(dirname "$0")/lib.sh"
 

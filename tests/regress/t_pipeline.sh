@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # Pipelining around an ISSUE: requests queued behind it keep their order,
 # a CONV_REPLY behind them still reaches PAM, and a client cannot make the
 # daemon buffer without bound while a PAM conversation waits.

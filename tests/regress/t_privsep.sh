@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # Privilege separation (SPEC.md, "Privilege separation"; daemon/MONITOR.md).
 #  - Every process that holds the listening socket or a client connection
 #    (ss -xap) is the engine: not root, no capabilities, NoNewPrivs 1,

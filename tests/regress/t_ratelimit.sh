@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # Failure rate limits: failed EXCHANGEs per caller uid, failed PAM
 # authentications per user (taken when PAM starts, hangs and crashes
 # included); one log line per dry spell.  VERIFY has none: a service that

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # Hostile and broken clients: garbage, bad magic/version/type, oversize and
 # truncated frames, silent clients, a PAM conversation nobody answers.  After
 # each, the daemon must keep serving everybody else.

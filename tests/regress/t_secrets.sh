@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # Secrets stay secret (issue 5, item 6).  After a full session (issue, list,
 # exchange, verify, delete) the refresh token's secret, the access token, the
 # PAM password and the one-time code appear nowhere: not in the daemon log,

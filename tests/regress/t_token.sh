@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # exchange and verify: refresh -> access tokens, introspection fields.
 . "$(dirname "$0")/lib.sh"
 

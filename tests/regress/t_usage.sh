@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # tokenctl usage errors (exit 2), an unreachable daemon (exit 3), status.
 . "$(dirname "$0")/lib.sh"
 

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # Other users: identity from SO_PEERCRED; nobody can neither see, delete nor verify
 # root's tokens.  Needs root (setpriv); otherwise every case is reported as SKIP.
 . "$(dirname "$0")/lib.sh"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* A minimal unit test harness: CHECK() counts, check_summary() reports. */
 #ifndef TOKEND_CHECK_H
 #define TOKEND_CHECK_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Unit tests for daemon/config.c: defaults, value parsers, the file parser. */
 #include <sys/types.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Unit tests for protocol/wire.c and the token vectors of tokenfmt.c.
  *

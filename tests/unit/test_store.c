@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Unit tests for daemon/store.c against a real LMDB in a temporary folder. */
 
 #include <sys/stat.h>

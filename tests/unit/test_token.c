@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Unit tests for daemon/token.c: the key file (creation, refusals), refresh
  * tokens and their keyed hash, access tokens and their MAC, and the key

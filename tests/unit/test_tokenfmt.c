@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Unit tests for protocol/tokenfmt.c: the token text format of
  * PROTOCOL.md §11 (prefix, base62 blocks, CRC32 checksum) and public ids.
