@@ -49,7 +49,7 @@ PAM_LIBS	:= $(shell $(PKG_CONFIG) --libs pam)
 JSON_LIBS	:= $(shell $(PKG_CONFIG) --libs json-c)
 
 # protocol/ + libtokend
-PROTO_OBJS	= protocol/wire.o protocol/frame.o protocol/tokenfmt.o
+PROTO_OBJS	= protocol/wire.o protocol/frame.o protocol/tokenfmt.o protocol/duration.o
 LIB_OBJS	= $(PROTO_OBJS) protocol/libtokend.o protocol/text.o
 LIB_SONAME	= libtokend.so.0
 LIB_SO		= protocol/libtokend.so.0.1.0
@@ -120,7 +120,8 @@ tests/unit/test_token: tests/unit/test_token.o daemon/token.o daemon/util.o daem
 	$(CC) $(EXE_LDFLAGS) -o $@ $^ $(SODIUM_LIBS)
 tests/unit/test_store: tests/unit/test_store.o daemon/store.o daemon/store_write.o daemon/util.o daemon/log.o $(PROTO_OBJS)
 	$(CC) $(EXE_LDFLAGS) -o $@ $^ $(LMDB_LIBS) $(SODIUM_LIBS)
-tests/unit/test_config: tests/unit/test_config.o daemon/config.o daemon/util.o daemon/log.o
+tests/unit/test_config: tests/unit/test_config.o daemon/config.o daemon/util.o daemon/log.o \
+    protocol/duration.o
 	$(CC) $(EXE_LDFLAGS) -o $@ $^ $(SODIUM_LIBS)
 
 check: all $(UNIT_TESTS) tests/pam/pam_testmod.so

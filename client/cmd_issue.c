@@ -219,8 +219,9 @@ cmd_issue(struct tokenctl_opts *opts, int argc, char **argv)
 			req.name = optarg;
 			break;
 		case TOKENCTL_OPT_EXPIRES:
+			/* A lifetime counts from the issue, not from now. */
 			if (tokenctl_parse_duration(optarg, &secs) == 0)
-				t = (int64_t)time(NULL) + secs;
+				t = -secs;
 			else if (tokenctl_parse_time(optarg, &t) == -1)
 				return tokenctl_usage_error("issue: bad --expires "
 				    "%s (use e.g. 30d, 12h, 2027-01-31 or "

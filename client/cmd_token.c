@@ -12,6 +12,7 @@
 
 #include <json-c/json.h>
 
+#include "duration.h"
 #include "tokenctl.h"
 
 #define CMD_TOKEN_NCOUNTERS \
@@ -69,9 +70,10 @@ cmd_token_read(const char *cmd, const char *prompt, char **token)
 	case 0:
 		return 0;
 	case 1:
-		tokenctl_failx(TOKEND_E_ARG, "%s: no token on standard input",
-		    cmd);
-		return TOKENCTL_EXIT_REFUSED;
+		/* Nothing to send: the command was used wrongly (usage). */
+		tokenctl_failx(TOKEND_E_ARG, "%s: no token on standard input "
+		    "(pipe it in, e.g. tokenctl %s < token-file)", cmd, cmd);
+		return TOKENCTL_EXIT_USAGE;
 	default:
 		tokenctl_failx(TOKEND_E_ABORTED, "%s: %s", cmd, cause);
 		return TOKENCTL_EXIT_REFUSED;
@@ -136,7 +138,7 @@ cmd_token_exchange(struct tokenctl_opts *opts, int argc, char **argv)
 			if (tokenctl_parse_duration(optarg, &secs) == -1 ||
 			    secs > UINT32_MAX)
 				return tokenctl_usage_error("exchange: bad "
-				    "--lifetime %s (use e.g. 300s, 10m or 1h)",
+				    "--lifetime %s (" DURATION_UNITS ")",
 				    tokenctl_safe_arg(optarg));
 			lifetime = (uint32_t)secs;
 			break;

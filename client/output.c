@@ -15,6 +15,7 @@
 
 #include <json-c/json.h>
 
+#include "duration.h"
 #include "tokenctl.h"
 
 #define OUTPUT_JSON_FLAGS	(JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
@@ -59,38 +60,7 @@ output_time_date(int64_t t, char *buf, size_t size)
 void
 output_time_relative(int64_t t, int64_t now, char *buf, size_t size)
 {
-	const char	*unit;
-	int64_t		 d, a, v;
-
-	if (t == 0) {
-		snprintf(buf, size, "never");
-		return;
-	}
-	d = t - now;
-	a = d < 0 ? -d : d;
-	if (a == 0) {
-		snprintf(buf, size, "now");
-		return;
-	}
-	if (a < 120) {
-		v = a;
-		unit = "second";
-	} else if (a < 2 * 3600) {
-		v = a / 60;
-		unit = "minute";
-	} else if (a < 2 * 86400) {
-		v = a / 3600;
-		unit = "hour";
-	} else {
-		v = a / 86400;
-		unit = "day";
-	}
-	if (d > 0)
-		snprintf(buf, size, "in %" PRId64 " %s%s", v, unit,
-		    v == 1 ? "" : "s");
-	else
-		snprintf(buf, size, "%" PRId64 " %s%s ago", v, unit,
-		    v == 1 ? "" : "s");
+	duration_relative(t, now, buf, size);
 }
 
 /* The library's, shared with pam_tokend. */

@@ -13,6 +13,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "duration.h"
 #include "tokenctl.h"
 
 #ifndef TOKEND_VERSION
@@ -247,41 +248,16 @@ tokenctl_add_scope(struct tokenctl_scopes *scopes, const char *cmd,
 	return 0;
 }
 
+/* A duration as tokend.conf writes it (duration.h), above 0. */
 int
 tokenctl_parse_duration(const char *s, int64_t *secs)
 {
-	const char	*p;
-	int64_t		 v = 0, unit;
+	int64_t	v;
 
-	for (p = s; isdigit((unsigned char)*p); p++) {
-		v = v * 10 + (*p - '0');
-		if (v > TOKENCTL_DURATION_MAX)
-			return -1;
-	}
-	if (p == s || p[0] == '\0' || p[1] != '\0')
+	if (duration_parse(s, &v) == -1 || v <= 0 ||
+	    v > TOKENCTL_DURATION_MAX)
 		return -1;
-	switch (*p) {
-	case 's':
-		unit = 1;
-		break;
-	case 'm':
-		unit = 60;
-		break;
-	case 'h':
-		unit = 3600;
-		break;
-	case 'd':
-		unit = 86400;
-		break;
-	case 'w':
-		unit = 7 * 86400;
-		break;
-	default:
-		return -1;
-	}
-	if (v == 0 || v > TOKENCTL_DURATION_MAX / unit)
-		return -1;
-	*secs = v * unit;
+	*secs = v;
 	return 0;
 }
 

@@ -37,16 +37,20 @@ function formatDateTime(iso) {
     return new Intl.DateTimeFormat(lang(), { dateStyle: "medium", timeStyle: "short" }).format(d);
 }
 
-/* "in 29 days", "3 hours ago": days from 2 days on, rounded to the nearest. */
+/*
+ * "in 30 days", "3 hours ago": tokenctl's and pam_tokend's rule
+ * (protocol/duration.c), days from 36 hours, hours from 90 minutes, each
+ * rounded to the nearest; under 90 seconds, "in 1 minute".
+ */
 function formatRelative(iso, now = Date.now()) {
     const secs = (new Date(iso).getTime() - now) / 1000;
     const abs = Math.abs(secs);
     const rtf = new Intl.RelativeTimeFormat(lang(), { numeric: "auto" });
     if (abs < 90)
         return rtf.format(secs < 0 ? -1 : 1, "minute");
-    if (abs < 2 * 3600)
+    if (abs < 90 * 60)
         return rtf.format(Math.round(secs / 60), "minute");
-    if (abs < 2 * 86400)
+    if (abs < 36 * 3600)
         return rtf.format(Math.round(secs / 3600), "hour");
     return rtf.format(Math.round(secs / 86400), "day");
 }

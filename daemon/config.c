@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "duration.h"
 #include "util.h"
 #include "proto.h"
 
@@ -197,43 +198,6 @@ config_parse_digits(const char *s, uint64_t *n, const char **end)
 }
 
 int
-config_parse_duration(const char *s, int64_t *secs)
-{
-	const char	*end;
-	uint64_t	 n, mult;
-
-	if (s == NULL || config_parse_digits(s, &n, &end) != 0)
-		return (-1);
-	switch (*end) {
-	case '\0':
-	case 's':
-	case 'S':
-		mult = 1;
-		break;
-	case 'm':
-	case 'M':
-		mult = MINUTE;
-		break;
-	case 'h':
-	case 'H':
-		mult = HOUR;
-		break;
-	case 'd':
-	case 'D':
-		mult = DAY;
-		break;
-	default:
-		return (-1);
-	}
-	if (*end != '\0' && end[1] != '\0')
-		return (-1);
-	if (n > (uint64_t)INT64_MAX / mult)
-		return (-1);
-	*secs = (int64_t)(n * mult);
-	return (0);
-}
-
-int
 config_parse_size(const char *s, uint64_t *bytes)
 {
 	const char	*end;
@@ -332,6 +296,40 @@ config_unit(const struct config_entry *e)
 	}
 }
 
+/* What a value that does not parse should look like, for the message. */
+static const char *
+config_form(const struct config_entry *e)
+{
+	switch (e->type) {
+	case CONFIG_SECS:
+	case CONFIG_SECS64:
+		return (" (a duration: " DURATION_UNITS ")");
+	case CONFIG_BYTES:
+	case CONFIG_SIZE64:
+		return (" (a size: bytes, or a number with K, M, G or T)");
+	case CONFIG_BOOL:
+		return (" (yes or no)");
+	default:
+		return (" (a whole number)");
+	}
+}
+
+/* "1s to 1h", "1 to 64", "4096 to 1073741824 bytes": an entry's range. */
+static const char *
+config_range(const struct config_entry *e, char *buf, size_t size)
+{
+	char	lo[32], hi[32];
+
+	if (e->type == CONFIG_SECS || e->type == CONFIG_SECS64)
+		snprintf(buf, size, "%s to %s",
+		    duration_format((int64_t)e->min, lo, sizeof(lo)),
+		    duration_format((int64_t)e->max, hi, sizeof(hi)));
+	else
+		snprintf(buf, size, "%" PRIu64 " to %" PRIu64 "%s", e->min,
+		    e->max, config_unit(e));
+	return (buf);
+}
+
 /* Text value to number, by the entry's type; range is checked elsewhere. */
 static int
 config_parse_number(const struct config_entry *e, const char *s,
@@ -351,7 +349,7 @@ config_parse_number(const struct config_entry *e, const char *s,
 		return (config_parse_size(s, v));
 	case CONFIG_SECS:
 	case CONFIG_SECS64:
-		if (config_parse_duration(s, &secs) != 0)
+		if (duration_parse(s, &secs) != 0)
 			return (-1);
 		*v = (uint64_t)secs;
 		return (0);
@@ -488,6 +486,7 @@ config_set(struct config *conf, const char *key, const char *value,
     char **cause)
 {
 	const struct config_entry	*e;
+	char				 range[80];
 	uint64_t			 v;
 
 	if (key == NULL || (e = config_find(key)) == NULL) {
@@ -504,13 +503,13 @@ config_set(struct config *conf, const char *key, const char *value,
 		return (0);
 	}
 	if (config_parse_number(e, value, &v) != 0) {
-		cause_set(cause, "bad value for %s: '%s'", e->name, value);
+		cause_set(cause, "bad value for %s: '%s'%s", e->name, value,
+		    config_form(e));
 		return (-1);
 	}
 	if (v < e->min || v > e->max) {
-		cause_set(cause, "bad value for %s: '%s' (must be %" PRIu64
-		    " to %" PRIu64 "%s)", e->name, value, e->min, e->max,
-		    config_unit(e));
+		cause_set(cause, "bad value for %s: '%s' (must be %s)",
+		    e->name, value, config_range(e, range, sizeof(range)));
 		return (-1);
 	}
 	config_put_number(conf, e, v);
@@ -523,6 +522,7 @@ config_check(const struct config *conf, char **cause)
 {
 	const struct config_entry	*e;
 	const char			*s;
+	char				 range[80];
 	uint64_t			 v;
 	size_t				 i;
 
@@ -541,9 +541,8 @@ config_check(const struct config *conf, char **cause)
 		}
 		if (config_get_number(conf, e, &v) != 0 ||
 		    v < e->min || v > e->max) {
-			cause_set(cause, "bad value for %s (must be %" PRIu64
-			    " to %" PRIu64 "%s)", e->name, e->min, e->max,
-			    config_unit(e));
+			cause_set(cause, "bad value for %s (must be %s)",
+			    e->name, config_range(e, range, sizeof(range)));
 			return (-1);
 		}
 	}

@@ -116,7 +116,6 @@ int	 config_load(struct config *conf, const char *path, int must_exist,
 int	 config_set(struct config *conf, const char *key, const char *value,
 	     char **cause);
 /* "90d", "12h", "5m", "30s", "30": seconds.  0 on success. */
-int	 config_parse_duration(const char *s, int64_t *secs);
 /* "1G", "512M", "64k", "4096": bytes.  0 on success. */
 int	 config_parse_size(const char *s, uint64_t *bytes);
 /* Resolve a group name to a gid; 0 on success, -1 when unknown. */

@@ -23,6 +23,7 @@
 #include "clock.h"
 #include "conn.h"
 #include "daemon.h"
+#include "duration.h"
 #include "log.h"
 #include "pamhelper.h"
 #include "ratelimit.h"
@@ -296,7 +297,7 @@ handle_issue(struct conn *c, const uint8_t *body, size_t len)
 {
 	const struct peer	*peer = conn_peer(c);
 	struct msg_issue	*m;
-	char			 self[TOKEND_USER_MAX + 1];
+	char			 self[TOKEND_USER_MAX + 1], when[32];
 	uid_t			 uid = peer->uid;
 	int64_t			 now = clock_now();
 	int			 rc;
@@ -314,15 +315,21 @@ handle_issue(struct conn *c, const uint8_t *body, size_t len)
 		    "characters", TOKEND_NAME_MAX);
 		goto done;
 	}
+	/*
+	 * Below 0, a lifetime: counted when the token is made (issue_mint),
+	 * not now, before the user has typed a password.  So is the default.
+	 */
 	if (m->expires == 0)
-		m->expires = now + td->conf.refresh_default;
-	if (m->expires <= now) {
+		m->expires = -td->conf.refresh_default;
+	if (m->expires > 0 && m->expires <= now) {
 		conn_error(c, PERR_INVALID, "the expiry is in the past");
 		goto done;
 	}
-	if (m->expires > now + td->conf.refresh_max) {
-		conn_error(c, PERR_INVALID, "the expiry is more than %lld days "
-		    "away, the maximum", (long long)td->conf.refresh_max / 86400);
+	if (m->expires > now + td->conf.refresh_max ||
+	    (m->expires < 0 && m->expires < -td->conf.refresh_max)) {
+		conn_error(c, PERR_INVALID, "the expiry is more than %s away, "
+		    "the maximum on this host", duration_format(
+		    td->conf.refresh_max, when, sizeof(when)));
 		goto done;
 	}
 	if (scopes_check(c, m->nscopes, m->scopes) == -1)
@@ -529,7 +536,7 @@ issue_authenticated(struct conn *c, const struct msg_issue *m, uid_t uid)
 	rec->kind = TOKEN_REFRESH;
 	rec->uid = uid;
 	rec->created = clock_now();
-	rec->expires = m->expires;
+	rec->expires = m->expires > 0 ? m->expires : rec->created - m->expires;
 	memcpy(rec->user, m->user, sizeof(rec->user));
 	if (m->name[0] != '\0')
 		memcpy(rec->name, m->name, sizeof(rec->name));
@@ -800,6 +807,38 @@ token_active(const char *text, struct token_claims *claims,
 	return 0;
 }
 
+/*
+ * Why EXCHANGE refused a token, in words that help its holder without
+ * telling a guesser anything: an access token is named as such (its
+ * prefix says so anyway), and an expired refresh token says when it
+ * expired only to its owner presenting the right secret.
+ */
+static void
+exchange_refused(struct conn *c, const char *text, int64_t now)
+{
+	struct token_claims	claims;
+	struct token_record	rec;
+	char			when[32];
+
+	if (token_parse(td->keys, text, strlen(text), &claims) == -1)
+		goto inactive;
+	if (claims.kind != TOKEN_REFRESH) {
+		conn_error(c, PERR_INACTIVE, "only refresh tokens (tkr_...) "
+		    "can be exchanged; this is an access token (tka_...)");
+		return;
+	}
+	if (store_get_token(td->store, claims.rid, &rec) == STORE_OK &&
+	    token_hash_equal(claims.hash, rec.hash) &&
+	    rec.uid == conn_peer(c)->uid && rec.expires <= now) {
+		conn_error(c, PERR_INACTIVE, "the refresh token \"%s\" "
+		    "expired on %s", rec.name, log_time(rec.expires, when,
+		    sizeof(when)));
+		return;
+	}
+inactive:
+	conn_error(c, PERR_INACTIVE, "the refresh token is not active");
+}
+
 #define OWNER_WAIT	-1	/* owner_usable(): a check must be waited for */
 
 /* Whether the owner's account lets the token be used (account.h): 1 or 0. */
@@ -860,6 +899,7 @@ handle_exchange(struct conn *c, const uint8_t *body, size_t len)
 	uint64_t		 mask = 0, jti;
 	uint32_t		 acct = 0;
 	int64_t			now = clock_now(), lifetime, exp;
+	char			when[32];
 	size_t			flen;
 	uint8_t			i, j;
 	int			ret = CONN_FRAME_DONE, usable;
@@ -885,8 +925,7 @@ handle_exchange(struct conn *c, const uint8_t *body, size_t len)
 		if (token_active(m.token, &claims, &found, now) == -1 ||
 		    claims.kind != TOKEN_REFRESH) {
 			ratelimit_fail(RL_EXCHANGE, conn_peer(c)->uid);
-			conn_error(c, PERR_INACTIVE, "the refresh token is not "
-			    "active");
+			exchange_refused(c, m.token, now);
 			log_info("exchange refused for caller uid %u pid %d",
 			    (unsigned)conn_peer(c)->uid, (int)conn_peer(c)->pid);
 			goto done;
@@ -911,8 +950,9 @@ handle_exchange(struct conn *c, const uint8_t *body, size_t len)
 	}
 	lifetime = m.lifetime ? m.lifetime : td->conf.access_default;
 	if (lifetime > td->conf.access_max) {
-		conn_error(c, PERR_INVALID, "an access token lives at most %lld "
-		    "seconds", (long long)td->conf.access_max);
+		conn_error(c, PERR_INVALID, "an access token lives at most %s "
+		    "on this host", duration_format(td->conf.access_max, when,
+		    sizeof(when)));
 		goto done;
 	}
 	if (m.nscopes == 0)
@@ -1120,7 +1160,7 @@ handle_status(struct conn *c, const uint8_t *body, size_t len)
 			status_add(m, key, s->requests[t]);
 		}
 		for (t = PERR_MALFORMED; t <= PERR_SHUTDOWN; t++) {
-			snprintf(key, sizeof(key), "errors_%d", t);
+			snprintf(key, sizeof(key), "errors_%s", proto_err_key(t));
 			status_add(m, key, s->errors[t]);
 		}
 	}

@@ -165,6 +165,36 @@ monitor_user(void)
 }
 
 /*
+ * tokend -n: what a start would refuse, found without starting (sshd -t,
+ * smtpd -n): the configuration, the engine's user, the key file.  The
+ * groups only warn, as at a start.  Nothing is created or changed.
+ */
+static void __attribute__((noreturn))
+monitor_check(void)
+{
+	uint8_t		*master;
+	struct stat	 st;
+	char		*cause = NULL;
+
+	monitor_user();
+	monitor_groups();
+	if (stat(m.conf.key_file, &st) == -1 && errno == ENOENT)
+		log_info("key file %s does not exist yet: tokend makes it when "
+		    "the database is empty", m.conf.key_file);
+	else {
+		if ((master = sodium_malloc(MON_KEY_BYTES)) == NULL)
+			fatalx("cannot allocate key memory");
+		if (token_key_read(m.conf.key_file, 0, master, &cause) == -1)
+			fatalx("%s", cause ? cause : "cannot read the key file");
+		sodium_free(master);
+	}
+	printf("%s: configuration OK\n", m.opts.conf_given ||
+	    access(m.opts.conf_path, F_OK) == 0 ? m.opts.conf_path :
+	    "defaults (no configuration file)");
+	exit(0);
+}
+
+/*
  * Every connection holds a descriptor: raise the soft limit to the hard
  * one (the daemon uses epoll, never select), then keep max_connections
  * below what is left, so accept(2) does not run out first.
@@ -1136,6 +1166,8 @@ monitor_main(const struct monitor_opts *opts)
 		fatalx("%s", cause ? cause : "bad configuration");
 	if (sodium_init() < 0)
 		fatalx("libsodium failed to initialise");
+	if (opts->check)
+		monitor_check();
 	monitor_harden();
 	monitor_user();
 	monitor_fd_limit();

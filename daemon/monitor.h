@@ -189,6 +189,7 @@ struct monitor_opts {
 	const char	*flags[MON_NFLAGS];	/* win over the file, also on SIGHUP */
 	int		 foreground;
 	int		 debug;
+	int		 check;			/* -n: check the configuration, exit */
 };
 
 /* tokend (no mode flag): the monitor, which starts the engine (monitor.c). */

@@ -23,7 +23,8 @@ usage(int status)
 	    "[--db DIR]\n"
 	    "              [--key-file FILE] [--pam-service NAME] "
 	    "[--pam-confdir DIR]\n"
-	    "              [--user NAME] [-d|--debug]\n");
+	    "              [--user NAME] [-d|--debug]\n"
+	    "       tokend -n [-c FILE] [options]   (check the configuration)\n");
 	exit(status);
 }
 
@@ -40,6 +41,7 @@ main(int argc, char **argv)
 		{ "pam-confdir", required_argument,	NULL, 'P' },
 		{ "user",	required_argument,	NULL, 'u' },
 		{ "debug",	no_argument,		NULL, 'd' },
+		{ "check",	no_argument,		NULL, 'n' },
 		{ "help",	no_argument,		NULL, 'h' },
 		{ "version",	no_argument,		NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
@@ -56,7 +58,7 @@ main(int argc, char **argv)
 		accountchild_main(argc, argv);
 
 	memset(&opts, 0, sizeof(opts));
-	while ((ch = getopt_long(argc, argv, "fc:dhV", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "fc:dhnV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'f':	opts.foreground = 1; break;
 		case 'c':
@@ -73,6 +75,7 @@ main(int argc, char **argv)
 		case 'P':	opts.flags[4] = optarg; break;
 		case 'u':	opts.flags[5] = optarg; break;
 		case 'd':	opts.debug = 1; break;
+		case 'n':	opts.check = 1; break;
 		case 'h':	usage(0);
 		case 'V':	printf("tokend %s\n", TOKEND_VERSION); return 0;
 		default:	usage(2);

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "duration.h"
 #include "pamcore.h"
 #include "tokend.h"
 
@@ -145,20 +146,12 @@ pamcore_warning(const struct tokend_token *t, int64_t now, char *buf,
 {
 	struct tm	tm;
 	time_t		exp = (time_t)t->expires;
-	int64_t		left = t->expires - now;
 	char		date[16], when[32], name[TOKEND_NAME_SIZE];
 
 	gmtime_r(&exp, &tm);
 	strftime(date, sizeof(date), "%Y-%m-%d", &tm);
-	/* Round up: a token with 2.9 days left "expires in 3 days". */
-	if (left > 86400)
-		snprintf(when, sizeof(when), "in %lld days",
-		    (long long)((left + 86399) / 86400));
-	else if (left > 3600)
-		snprintf(when, sizeof(when), "in %lld hours",
-		    (long long)((left + 3599) / 3600));
-	else
-		snprintf(when, sizeof(when), "within the hour");
+	/* The rule tokenctl list uses: both say the same of one token. */
+	duration_relative(t->expires, now, when, sizeof(when));
 	/* The name is the user's own text: no escape sequence reaches the terminal. */
 	tokend_text_clean(t->name, name, sizeof(name));
 	snprintf(buf, size, "Your tokend token \"%s\" expires %s (%s).",

@@ -489,8 +489,7 @@ tokend_token_issue(struct tokend_conn *conn, const struct tokend_issue_req *req,
 	memset(&m, 0, sizeof(m));
 	if (copy_field(m.user, sizeof(m.user), req->user) == -1 ||
 	    copy_field(m.name, sizeof(m.name), req->name) == -1 ||
-	    copy_scopes(m.scopes, &m.nscopes, req->scopes, req->nscopes) == -1 ||
-	    req->expires < 0)
+	    copy_scopes(m.scopes, &m.nscopes, req->scopes, req->nscopes) == -1)
 		return TOKEND_E_ARG;
 	m.expires = req->expires;
 	conn->message[0] = '\0';

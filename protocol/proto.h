@@ -208,6 +208,8 @@ struct rbuf {
 const char	*msgtype_name(int type);
 int		 msgtype_is_request(int type);
 const char	*proto_err_name(int code);
+/* The error's name in STATUS keys ("not_found"), NULL for an unknown code. */
+const char	*proto_err_key(int code);
 
 /*
  * What frame_next() lets through: a type (NULL: any), lengths per type

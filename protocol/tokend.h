@@ -131,7 +131,11 @@ typedef int (*tokend_conv_fn)(int n, const struct tokend_prompt *msgs,
 struct tokend_issue_req {
 	const char		*user;		/* NULL: the caller (others: root only) */
 	const char		*name;		/* NULL: the daemon picks one */
-	int64_t			 expires;	/* unix time, 0: the default lifetime */
+	/*
+	 * Unix time; below 0, a lifetime of -expires seconds counted when
+	 * the token is made (after PAM); 0: the host's default lifetime.
+	 */
+	int64_t			 expires;
 	const char *const	*scopes;
 	unsigned		 nscopes;
 };

@@ -91,6 +91,28 @@ proto_err_name(int code)
 	return "unknown error";
 }
 
+const char *
+proto_err_key(int code)
+{
+	switch (code) {
+	case PERR_MALFORMED:	return "malformed";
+	case PERR_AUTH:		return "auth";
+	case PERR_DENIED:	return "denied";
+	case PERR_NOT_FOUND:	return "not_found";
+	case PERR_INACTIVE:	return "inactive";
+	case PERR_EXISTS:	return "exists";
+	case PERR_LIMIT:	return "limit";
+	case PERR_INVALID:	return "invalid";
+	case PERR_BUSY:		return "busy";
+	case PERR_TIMEOUT:	return "timeout";
+	case PERR_STORE:	return "store";
+	case PERR_INTERNAL:	return "internal";
+	case PERR_RATE_LIMITED:	return "rate_limited";
+	case PERR_SHUTDOWN:	return "shutdown";
+	}
+	return NULL;
+}
+
 int
 frame_hdr_decode(const uint8_t *p, struct frame_hdr *hdr)
 {

@@ -33,7 +33,7 @@ $(FUZZ_B)/fuzz_token: $(FUZZ_O)/tests/fuzz/fuzz_token.o $(FUZZ_O)/tests/fuzz/fuz
 	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(SODIUM_LIBS)
 
 $(FUZZ_B)/fuzz_config: $(FUZZ_O)/tests/fuzz/fuzz_config.o $(FUZZ_O)/daemon/config.o \
-		$(FUZZ_O)/daemon/util.o
+		$(FUZZ_O)/daemon/util.o $(FUZZ_O)/protocol/duration.o
 	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^
 
 $(FUZZ_B)/fuzz_monitor: $(FUZZ_O)/tests/fuzz/fuzz_monitor.o $(FUZZ_O)/daemon/channel.o \

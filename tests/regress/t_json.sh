@@ -38,7 +38,7 @@ expect_error "unreachable daemon" 3 100
 run "$TCTL" --socket /nonexistent/tokend.sock list --json
 expect_lines "unreachable daemon, --json after the command: one line" 1 "$T/out"
 tctl --json exchange
-expect_error "exchange without a token on stdin" 1 104
+expect_error "exchange without a token on stdin: a usage error" 2 104
 
 # --- refusals by the daemon carry its error number
 tctl --json delete AAAAAAAAAAA --yes

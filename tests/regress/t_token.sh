@@ -49,6 +49,14 @@ expect_json "exchange --json has the RFC 6749 fields" \
 expect_json "exchange --json: access_token and expires_in" \
     'j["access_token"].startswith("tka_") and 290 <= j["expires_in"] <= 300' "$OUT"
 
+# --lifetime takes what tokend.conf takes: plain seconds too.
+tctl_in "$TKR" --json exchange --lifetime 30
+expect_rc "exchange --lifetime 30 (plain seconds, as in tokend.conf) exits 0" 0
+expect_json "... and the access token lives 30 seconds" 'j["expires_in"] in (29, 30)' "$OUT"
+tctl_in "$TKR" exchange --lifetime 5x
+expect_rc "exchange --lifetime 5x is a usage error" 2
+expect_match "... that lists the units" 'seconds, or a number with s, m, h, d or w' "$ERR"
+
 tctl_in "$TKR" exchange --scope read
 expect_rc "exchange --scope read (narrowing) exits 0" 0
 TKA_READ=$OUT
@@ -73,6 +81,8 @@ tctl_in "$BAD" exchange
 expect_rc "exchange with a one-character typo exits 1" 1
 tctl_in "$TKA" exchange
 expect_rc "exchange with an access token (not refresh) exits 1" 1
+expect_match "... and says only refresh tokens can be exchanged" \
+    'only refresh tokens \(tkr_\.\.\.\) can be exchanged; this is an access token' "$ERR"
 tctl_in "" exchange
 expect_true "exchange with an empty line is refused (1 or 2)" eval '[ "$RC" = 1 ] || [ "$RC" = 2 ]'
 
@@ -101,12 +111,27 @@ expect_rc "refresh token still active after restart" 0
 tctl_in "$TKR" exchange
 expect_rc "exchange with a 2s access lifetime" 0
 TKA_SHORT=$OUT
+tctl_in "$TKR" exchange --lifetime 1h
+expect_rc "exchange --lifetime 1h above access_max is refused" 1
+expect_match "... saying the limit as a duration" 'an access token lives at most 2s on this host' "$ERR"
 tctl_in "$TKA_SHORT" verify
 expect_rc "short access token active at first" 0
-sleep 3
+clock_advance 3
 tctl_in "$TKA_SHORT" --json verify
 expect_rc "access token inactive after its expiry" 1
 expect_json "expired access token: only {\"active\":false}" 'j == {"active": False}' "$OUT"
+
+# --- an expired refresh token: its owner is told when; anyone else is not
+clock_advance $((91 * 86400))
+tctl_in "$TKR" exchange
+expect_rc "exchange of an expired refresh token exits 1" 1
+expect_match "... and tells its owner it expired, and when" \
+    '^tokenctl: exchange: .*the refresh token "api" expired on 20[0-9][0-9]-[0-9][0-9]-[0-9][0-9] ' "$ERR"
+if is_root; then
+	as_nobody tctl_in "$TKR" exchange
+	expect_rc "another user's exchange of it exits 1" 1
+	expect_no_match "... and learns nothing of it" 'expired|api' "$ERR"
+fi
 
 stop_daemon
 finish

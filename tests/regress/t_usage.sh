@@ -42,6 +42,20 @@ expect_match "status shows the version" '[0-9]+\.[0-9]+\.[0-9]+' "$OUT"
 tctl --json status
 expect_rc "status --json exits 0" 0
 expect_json "status --json is an object" 'isinstance(j, dict)' "$OUT"
+# Refusals are counted by name, not by number.
+tctl delete AAAAAAAAAAA --yes
+tctl --json status
+expect_json "status counts the refusal as errors_not_found" 'j.get("errors_not_found", 0) >= 1' "$OUT"
+expect_json "status names every error: no errors_<number> key" \
+    'not [k for k in j if k.startswith("errors_") and k[7:].isdigit()] and len([k for k in j if k.startswith("errors_")]) == 14' "$OUT"
+
+# --- nothing on stdin for a command that reads a token: usage (exit 2)
+for cmd in verify exchange; do
+	STDIN_TEXT="" run "$TCTL" --socket "$SOCK" $cmd
+	expect_rc "$cmd with empty stdin exits 2 (usage)" 2
+	expect_match "$cmd with empty stdin: says how to give the token" \
+	    "no token on standard input \\(pipe it in" "$ERR"
+done
 
 # --- unreachable daemon: exit 3, exactly one line on stderr
 for cmd in status list "delete --all --yes"; do
@@ -96,4 +110,35 @@ kill "$LIAR" 2>/dev/null
 wait "$LIAR" 2>/dev/null
 
 stop_daemon
+# --- tokend -n: the configuration checked, nothing started
+check_conf() {
+	run "$TOKEND" -n -c "$T/check.conf" --socket "$T/check.sock" --db "$T/check-db" \
+	    --key-file "${1:-$T/hash.key}" --pam-confdir "$PAMDIR"
+}
+cp "$T/tokend.conf" "$T/check.conf"
+check_conf
+expect_rc "tokend -n with a good configuration exits 0" 0
+expect_match "... and says so" "^$T/check.conf: configuration OK\$" "$OUT"
+expect_true "... and starts nothing (no socket, no database)" \
+    sh -c "[ ! -e '$T/check.sock' ] && [ ! -e '$T/check-db' ]"
+check_conf "$T/no-such.key"
+expect_rc "tokend -n: a missing key file is fine (made at the first start)" 0
+expect_match "... and it says so" 'does not exist yet' "$ERR"
+echo "access_max = 5x" >>"$T/check.conf"
+check_conf
+expect_rc "tokend -n with a bad duration exits 1" 1
+expect_match "... naming the line, the key and the units it takes" \
+    "check.conf:[0-9]+: bad value for access_max: '5x' \\(a duration: seconds, or a number with s, m, h, d or w" "$ERR"
+cp "$T/tokend.conf" "$T/check.conf"
+echo "access_max = 2d" >>"$T/check.conf"
+check_conf
+expect_rc "tokend -n with a duration out of range exits 1" 1
+expect_match "... giving the range as durations" "bad value for access_max: '2d' \\(must be 1s to 1d\\)" "$ERR"
+cp "$T/tokend.conf" "$T/check.conf"
+cp "$T/hash.key" "$T/open.key"
+chmod 644 "$T/open.key"
+check_conf "$T/open.key"
+expect_rc "tokend -n with a key file others can read exits 1" 1
+expect_match "... and says why" 'open.key' "$ERR"
+
 finish

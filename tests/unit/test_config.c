@@ -12,6 +12,7 @@
 
 #include "check.h"
 #include "config.h"
+#include "duration.h"
 
 static char	test_path[PATH_MAX];
 
@@ -109,25 +110,77 @@ test_duration(void)
 	int64_t	v;
 	size_t	i;
 
-	CHECK(config_parse_duration("90d", &v) == 0 && v == 7776000, "90d");
-	CHECK(config_parse_duration("12h", &v) == 0 && v == 43200, "12h");
-	CHECK(config_parse_duration("5m", &v) == 0 && v == 300, "5m");
-	CHECK(config_parse_duration("30s", &v) == 0 && v == 30, "30s");
-	CHECK(config_parse_duration("30", &v) == 0 && v == 30, "30");
-	CHECK(config_parse_duration("0", &v) == 0 && v == 0, "0");
-	CHECK(config_parse_duration("2D", &v) == 0 && v == 172800, "2D");
-	CHECK(config_parse_duration("9223372036854775807", &v) == 0 &&
+	CHECK(duration_parse("90d", &v) == 0 && v == 7776000, "90d");
+	CHECK(duration_parse("12h", &v) == 0 && v == 43200, "12h");
+	CHECK(duration_parse("5m", &v) == 0 && v == 300, "5m");
+	CHECK(duration_parse("30s", &v) == 0 && v == 30, "30s");
+	CHECK(duration_parse("30", &v) == 0 && v == 30, "30");
+	CHECK(duration_parse("0", &v) == 0 && v == 0, "0");
+	CHECK(duration_parse("2D", &v) == 0 && v == 172800, "2D");
+	CHECK(duration_parse("9223372036854775807", &v) == 0 &&
 	    v == INT64_MAX, "INT64_MAX seconds");
-	CHECK(config_parse_duration("106751991167300d", &v) == 0 &&
+	CHECK(duration_parse("106751991167300d", &v) == 0 &&
 	    v == 106751991167300LL * 86400, "largest day count");
 	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		v = 12345;
-		if (config_parse_duration(bad[i], &v) == 0 || v != 12345)
+		if (duration_parse(bad[i], &v) == 0 || v != 12345)
 			fprintf(stderr, "duration '%s' accepted\n", bad[i]);
-		CHECK(config_parse_duration(bad[i], &v) == -1 && v == 12345,
+		CHECK(duration_parse(bad[i], &v) == -1 && v == 12345,
 		    "bad duration refused, output untouched");
 	}
-	CHECK(config_parse_duration(NULL, &v) == -1, "NULL duration");
+	CHECK(duration_parse(NULL, &v) == -1, "NULL duration");
+	CHECK(duration_parse("2w", &v) == 0 && v == 14 * 86400, "2w");
+	CHECK(duration_parse("1W", &v) == 0 && v == 7 * 86400, "1W");
+}
+
+static void
+test_duration_relative(void)
+{
+	static const struct { int64_t d; const char *text; } t[] = {
+		{ 0, "now" }, { 1, "in 1 second" }, { -1, "1 second ago" },
+		{ 89, "in 89 seconds" }, { 90, "in 2 minutes" },
+		{ 89 * 60 + 29, "in 89 minutes" }, { 90 * 60, "in 2 hours" },
+		{ 35 * 3600, "in 35 hours" }, { 36 * 3600, "in 2 days" },
+		/* What a new admin saw: 7d and 30d read back as 6 and 29. */
+		{ 7 * 86400 - 3, "in 7 days" }, { 30 * 86400 - 60, "in 30 days" },
+		/* And list and login warning disagreed on 2.9 days. */
+		{ 2 * 86400 + 21 * 3600, "in 3 days" },
+		{ 2 * 86400 + 11 * 3600, "in 2 days" },
+		{ -3 * 86400, "3 days ago" },
+	};
+	char	buf[48];
+	size_t	i;
+
+	for (i = 0; i < sizeof t / sizeof t[0]; i++) {
+		duration_relative(1800000000 + t[i].d, 1800000000, buf,
+		    sizeof(buf));
+		if (strcmp(buf, t[i].text) != 0)
+			fprintf(stderr, "relative %lld: '%s', want '%s'\n",
+			    (long long)t[i].d, buf, t[i].text);
+		CHECK(strcmp(buf, t[i].text) == 0, "duration_relative");
+	}
+	CHECK(strcmp(duration_relative(0, 1800000000, buf, sizeof(buf)),
+	    "never") == 0, "duration_relative: 0 is never");
+}
+
+static void
+test_duration_format(void)
+{
+	static const struct { int64_t secs; const char *text; } t[] = {
+		{ 0, "0s" }, { 30, "30s" }, { 90, "90s" }, { 300, "5m" },
+		{ 5400, "90m" }, { 3600, "1h" }, { 86400, "1d" },
+		{ 14 * 86400, "14d" }, { 30 * 86400, "30d" }, { 86401, "86401s" },
+	};
+	char	buf[32];
+	int64_t	back;
+	size_t	i;
+
+	for (i = 0; i < sizeof t / sizeof t[0]; i++) {
+		CHECK(strcmp(duration_format(t[i].secs, buf, sizeof(buf)),
+		    t[i].text) == 0, "duration_format");
+		CHECK(duration_parse(buf, &back) == 0 && back == t[i].secs,
+		    "duration_format reads back");
+	}
 }
 
 static void
@@ -432,8 +485,9 @@ test_file_errors(void)
 	    "idle_timeout = abc\n"
 	    "max_frame = 1024\n", &cause);
 	CHECK(r == -1, "bad value refused");
-	if (asprintf(&want, "%s:4: bad value for idle_timeout: 'abc'",
-	    test_path) == -1)
+	if (asprintf(&want, "%s:4: bad value for idle_timeout: 'abc' (a "
+	    "duration: seconds, or a number with s, m, h, d or w: 300, 5m, "
+	    "12h, 30d)", test_path) == -1)
 		exit(1);
 	CHECK(cause != NULL && strcmp(cause, want) == 0,
 	    "bad value cause names file, line, key and value");
@@ -549,6 +603,8 @@ main(void)
 {
 	test_defaults();
 	test_duration();
+	test_duration_format();
+	test_duration_relative();
 	test_size();
 	test_set();
 	test_file();
