@@ -190,7 +190,7 @@ cmd_delete(struct tokenctl_opts *opts, int argc, char **argv)
 	    NULL)) != -1) {
 		switch (ch) {
 		case TOKENCTL_OPT_HELP:
-			tokenctl_usage(stdout);
+			tokenctl_command_usage(stdout, "delete");
 			return TOKENCTL_EXIT_OK;
 		case TOKENCTL_OPT_JSON:
 			opts->json = 1;

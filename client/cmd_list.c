@@ -110,7 +110,7 @@ cmd_list(struct tokenctl_opts *opts, int argc, char **argv)
 	    NULL)) != -1) {
 		switch (ch) {
 		case TOKENCTL_OPT_HELP:
-			tokenctl_usage(stdout);
+			tokenctl_command_usage(stdout, "list");
 			return TOKENCTL_EXIT_OK;
 		case TOKENCTL_OPT_JSON:
 			opts->json = 1;

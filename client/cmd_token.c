@@ -45,7 +45,7 @@ cmd_token_plain_args(struct tokenctl_opts *opts, const char *cmd, int argc,
 	    NULL)) != -1) {
 		switch (ch) {
 		case TOKENCTL_OPT_HELP:
-			tokenctl_usage(stdout);
+			tokenctl_command_usage(stdout, cmd);
 			return TOKENCTL_EXIT_OK;
 		case TOKENCTL_OPT_JSON:
 			opts->json = 1;
@@ -124,7 +124,7 @@ cmd_token_exchange(struct tokenctl_opts *opts, int argc, char **argv)
 	    NULL)) != -1) {
 		switch (ch) {
 		case TOKENCTL_OPT_HELP:
-			tokenctl_usage(stdout);
+			tokenctl_command_usage(stdout, "exchange");
 			return TOKENCTL_EXIT_OK;
 		case TOKENCTL_OPT_JSON:
 			opts->json = 1;

@@ -71,6 +71,78 @@ tokenctl_usage(FILE *f)
 	    TOKEND_DEFAULT_SOCKET ".\n", f);
 }
 
+/* tokenctl COMMAND --help: that command alone, with what each option takes. */
+static const struct {
+	const char	*cmd;
+	const char	*text;
+} command_help[] = {
+	{ "issue",
+	  "usage: tokenctl issue [--name NAME] [--expires WHEN] [--scope S]... "
+	  "[--user U]\n"
+	  "\n"
+	  "Authenticate (password, and a one-time code if the host asks) and\n"
+	  "print a new refresh token on stdout, once: save it now.\n"
+	  "\n"
+	  "  --name NAME     what the token is for (unique per user)\n"
+	  "  --expires WHEN  a lifetime from the moment of issue: seconds, or a\n"
+	  "                  number with s, m, h, d or w (30d, 12h); or a date\n"
+	  "                  2027-01-31 or time 2027-01-31T12:00:00Z\n"
+	  "                  (default: the host's, 90 days unless configured)\n"
+	  "  --scope S       give the token scope S (up to 16)\n"
+	  "  --user U        issue for user U (root only)\n" },
+	{ "list",
+	  "usage: tokenctl list [--user U | --all]\n"
+	  "\n"
+	  "List refresh tokens: id, name, created, expires, last used, scopes.\n"
+	  "\n"
+	  "  --user U        user U's tokens (root and the admin group)\n"
+	  "  --all           every user's tokens (root and the admin group)\n" },
+	{ "delete",
+	  "usage: tokenctl delete ID [--yes]\n"
+	  "       tokenctl delete --all [--user U] [--yes]\n"
+	  "\n"
+	  "Revoke a refresh token and every access token made from it, after\n"
+	  "you type 'yes'.  Programs that use it are refused from then on.\n"
+	  "\n"
+	  "  --all           all your tokens (with --user U: user U's, root only)\n"
+	  "  --yes           do not ask (scripts)\n" },
+	{ "exchange",
+	  "usage: tokenctl exchange [--scope S]... [--lifetime DURATION] < token\n"
+	  "\n"
+	  "Trade a refresh token, read from stdin, for a short-lived access token\n"
+	  "printed on stdout.\n"
+	  "\n"
+	  "  --scope S          fewer scopes than the refresh token has\n"
+	  "  --lifetime DURATION\n"
+	  "                     shorter than the default (5 minutes unless\n"
+	  "                     configured): seconds, or with s, m, h (300, 10m)\n" },
+	{ "verify",
+	  "usage: tokenctl verify < token\n"
+	  "\n"
+	  "Check a token read from stdin: exit 0 if it is active, 1 if not.\n"
+	  "With --json, an RFC 7662 introspection answer.  Root and the\n"
+	  "verifier group only.\n" },
+	{ "status",
+	  "usage: tokenctl status\n"
+	  "\n"
+	  "The daemon's version, health and counters.\n" },
+};
+
+void
+tokenctl_command_usage(FILE *f, const char *cmd)
+{
+	size_t	i;
+
+	for (i = 0; i < sizeof(command_help) / sizeof(command_help[0]); i++)
+		if (strcmp(command_help[i].cmd, cmd) == 0) {
+			fputs(command_help[i].text, f);
+			fputs("\nOptions for every command: --socket PATH, --json.  "
+			    "See tokenctl(1).\n", f);
+			return;
+		}
+	tokenctl_usage(f);
+}
+
 void
 tokenctl_warnx(const char *fmt, ...)
 {

@@ -51,6 +51,7 @@ enum {
 
 /* tokenctl.c */
 void	 tokenctl_usage(FILE *);
+void	 tokenctl_command_usage(FILE *, const char *cmd);
 void	 tokenctl_warnx(const char *, ...)
 	     __attribute__((format(printf, 1, 2)));
 /*

@@ -57,6 +57,16 @@ for cmd in verify exchange; do
 	    "no token on standard input \\(pipe it in" "$ERR"
 done
 
+# --- COMMAND --help: that command's usage, not the global one
+for cmd in issue list delete exchange verify status; do
+	tctl $cmd --help
+	expect_rc "$cmd --help exits 0" 0
+	expect_match "$cmd --help starts with its own usage line" "^usage: tokenctl $cmd" "$(head -n 1 "$T/out")"
+	expect_no_match "$cmd --help is not the list of every command" '^commands:' "$OUT"
+done
+tctl exchange --help
+expect_match "exchange --help says what --lifetime takes" '--lifetime DURATION' "$OUT"
+
 # --- unreachable daemon: exit 3, exactly one line on stderr
 for cmd in status list "delete --all --yes"; do
 	# shellcheck disable=SC2086
