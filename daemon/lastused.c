@@ -155,7 +155,8 @@ flush_done(struct store_op *op)
 	if (op->result == STORE_OK) {
 		/* Cached answers hold the stored times of before this write. */
 		vcache_forget_all();
-		log_debug("saved last-used times of %zu tokens", op->n);
+		log_debug("saved last-used times of %zu token%s", op->n,
+		    op->n == 1 ? "" : "s");
 	} else {
 		/* Keep the times in memory: the next flush tries again. */
 		log_warnx("cannot save last-used times: %s",

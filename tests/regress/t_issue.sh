@@ -152,6 +152,19 @@ expect_eq "SIGTERM stops the daemon with status 0" 0 "$DAEMON_RC"
 expect_true "the key file was created with mode 0600" \
     eval '[ "$(stat -c %a "$T/hash.key")" = 600 ]'
 
+# --- the log speaks in dates and plurals a person reads
+expect_match "the log gives an issued token's expiry as a date" \
+    'issued token [^ ]+ "exp30" .*expires 20[0-9]{2}-[0-9]{2}-[0-9]{2} [0-9:]{8} UTC' "$(cat "$T/daemon.log")"
+expect_no_match "no unix time in the log" '(expires|expired|until) [0-9]{9,}' "$(cat "$T/daemon.log")"
+expect_no_match "no '1 tokens' in the log" '(^|[^0-9])1 tokens' "$(cat "$T/daemon.log")"
+rm -rf "$T/db1" && mkdir "$T/db1"
+DB_DIR=$T/db1 KEY_FILE=$T/db1.key start_daemon || finish
+issue_ok only-one
+stop_daemon
+DB_DIR=$T/db1 KEY_FILE=$T/db1.key start_daemon || finish
+stop_daemon
+expect_match "a database of one token: '1 token'" "database $T/db1: 1 token\$" "$(cat "$T/daemon.log")"
+
 # --- the PAM helper mode is for the daemon alone: without its socket it stops
 "$TOKEND" --pam-helper tokend "" "$ME" "$ME" </dev/null >"$T/out" 2>"$T/err"
 RC=$?
