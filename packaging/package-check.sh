@@ -100,6 +100,7 @@ else
 fi
 
 for d in "$W"/*.deb; do
+	case $d in *-dbgsym_*) continue ;; esac	# debug symbols: no doc of their own
 	c=$(dpkg-deb --fsys-tarfile "$d" | tar -xOf - --wildcards './usr/share/doc/*/copyright' 2>/dev/null)
 	case $c in
 	*"License: ISC"*"Permission to use, copy, modify"*) ;;
