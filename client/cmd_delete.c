@@ -25,17 +25,6 @@ static const struct option cmd_delete_longopts[] = {
 	{ NULL,		0,			NULL,	0 }
 };
 
-static int
-cmd_delete_valid_id(const char *id)
-{
-	size_t	i;
-
-	for (i = 0; id[i] != '\0'; i++)
-		if (!isalnum((unsigned char)id[i]))
-			return 0;
-	return i > 0 && i < TOKEND_ID_SIZE;
-}
-
 /* Ask the question; 0 when confirmed, else an exit status (reported). */
 static int
 cmd_delete_ask(const char *question)
@@ -56,63 +45,91 @@ cmd_delete_ask(const char *question)
 	}
 }
 
+/* The token whose id or name is arg, in list; NULL if none. */
+static const struct tokend_token *
+cmd_delete_find(const struct tokend_token *toks, size_t n, const char *arg)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(toks[i].id, arg) == 0)
+			return &toks[i];
+	for (i = 0; i < n; i++)
+		if (strcmp(toks[i].name, arg) == 0)
+			return &toks[i];
+	return NULL;
+}
+
 /*
- * Name the token in the question when it is one of the caller's (an admin
- * may delete someone else's: then only its id is known).
+ * Which token "delete ARG" means: an id or a name among the caller's
+ * tokens (or user's, for an admin's --user); an admin may also give the
+ * id of anyone's.  Both paths, with and without --yes, go through here,
+ * so "not found" reads the same.  0 and *found set, or an exit status
+ * (reported).
  */
 static int
-cmd_delete_confirm_one(struct tokend_conn *conn, const char *id)
+cmd_delete_resolve(struct tokend_conn *conn, const char *user,
+    const char *arg, struct tokend_token *found)
 {
-	struct tokend_token	*toks = NULL;
-	enum tokend_err		 err;
-	char			 question[CMD_DELETE_QUESTION_MAX];
-	char			 name[TOKEND_NAME_SIZE], date[OUTPUT_TIME_SIZE];
-	size_t			 i, n = 0;
-	int			 rc;
+	const struct tokend_token	*t;
+	struct tokend_token		*toks = NULL;
+	enum tokend_err			 err;
+	char				 what[TOKEND_NAME_SIZE + 16];
+	size_t				 i, n = 0;
 
-	if ((err = tokend_token_list(conn, NULL, 0, &toks, &n)) != TOKEND_OK) {
-		rc = tokenctl_fail(conn, err, "delete");
-		goto done;
-	}
-	for (i = 0; i < n; i++)
-		if (strcmp(toks[i].id, id) == 0)
-			break;
-	/* Not the caller's: an admin may mean anyone's; look there too. */
-	if (i == n) {
+	snprintf(what, sizeof(what), "delete %s", tokenctl_safe_arg(arg));
+	if ((err = tokend_token_list(conn, user, 0, &toks, &n)) != TOKEND_OK)
+		return tokenctl_fail(conn, err, what);
+	t = cmd_delete_find(toks, n, arg);
+	/* Not the caller's: an admin may mean anyone's, by id. */
+	if (t == NULL && user == NULL) {
 		free(toks);
 		toks = NULL;
 		n = 0;
 		if (tokend_token_list(conn, NULL, 1, &toks, &n) != TOKEND_OK)
 			n = 0;
-		for (i = 0; i < n; i++)
-			if (strcmp(toks[i].id, id) == 0)
-				break;
+		for (i = 0; i < n && t == NULL; i++)
+			if (strcmp(toks[i].id, arg) == 0)
+				t = &toks[i];
 	}
-	if (i == n) {
-		/* Nothing to confirm: say so before asking anything. */
-		snprintf(question, sizeof(question), "delete %s", id);
-		rc = tokenctl_fail(NULL, TOKEND_E_NOT_FOUND, question);
-		goto done;
+	if (t == NULL) {
+		free(toks);
+		tokenctl_failx(TOKEND_E_NOT_FOUND, "%s: no token with that id "
+		    "or name%s%s (see 'tokenctl list')", what,
+		    user != NULL ? " for " : "",
+		    user != NULL ? tokenctl_safe_arg(user) : "");
+		return TOKENCTL_EXIT_REFUSED;
 	}
-	output_clean(toks[i].name, name, sizeof(name));
-	output_time_date(toks[i].expires, date, sizeof(date));
-	if (toks[i].uid != getuid()) {
-		char	owner[TOKEND_USER_SIZE];
+	*found = *t;
+	free(toks);
+	return 0;
+}
 
-		output_clean(toks[i].user, owner, sizeof(owner));
+/*
+ * Name the token in the question, and its owner when that is not the
+ * caller (an admin deleting someone else's).
+ */
+static int
+cmd_delete_confirm_one(const struct tokend_token *t)
+{
+	char	question[CMD_DELETE_QUESTION_MAX];
+	char	name[TOKEND_NAME_SIZE], date[OUTPUT_TIME_SIZE];
+	char	owner[TOKEND_USER_SIZE];
+
+	output_clean(t->name, name, sizeof(name));
+	output_time_date(t->expires, date, sizeof(date));
+	if (t->uid != getuid()) {
+		output_clean(t->user, owner, sizeof(owner));
 		snprintf(question, sizeof(question), "Delete token %s (\"%s\" "
 		    "of %s, expires %s)? It and every access token made from "
-		    "it stop working at once. Type \"yes\" to confirm: ", id,
+		    "it stop working at once. Type \"yes\" to confirm: ", t->id,
 		    name, owner, date);
 	} else
 		snprintf(question, sizeof(question), "Delete token %s (\"%s\", "
 		    "expires %s)? It and every access token made from it stop "
-		    "working at once. Type \"yes\" to confirm: ", id, name,
+		    "working at once. Type \"yes\" to confirm: ", t->id, name,
 		    date);
-	rc = cmd_delete_ask(question);
-done:
-	free(toks);
-	return rc;
+	return cmd_delete_ask(question);
 }
 
 /* Count the tokens first; *none is set when there is nothing to delete. */
@@ -180,6 +197,7 @@ int
 cmd_delete(struct tokenctl_opts *opts, int argc, char **argv)
 {
 	struct tokend_conn	*conn = NULL;
+	struct tokend_token	 one;
 	enum tokend_err		 err;
 	const char		*user = NULL, *id = NULL;
 	uint32_t		 count = 0;
@@ -214,28 +232,31 @@ cmd_delete(struct tokenctl_opts *opts, int argc, char **argv)
 	argc -= optind;
 	argv += optind;
 	if (all && argc > 0)
-		return tokenctl_usage_error("delete: --all takes no token id");
-	if (!all && user != NULL)
-		return tokenctl_usage_error("delete: --user goes with --all");
+		return tokenctl_usage_error("delete: --all takes no token id "
+		    "or name");
 	if (!all && argc == 0)
-		return tokenctl_usage_error("delete: token id or --all needed");
+		return tokenctl_usage_error("delete: a token id or name, or "
+		    "--all, is needed");
 	if (argc > 1)
 		return tokenctl_usage_error("delete: unexpected argument %s",
 		    tokenctl_safe_arg(argv[1]));
-	if (!all) {
-		id = argv[0];
-		if (!cmd_delete_valid_id(id))
-			return tokenctl_usage_error("delete: not a token id: %s",
-			    tokenctl_safe_arg(id));
-	}
+	if (!all && (argv[0][0] == '\0' ||
+	    strlen(argv[0]) >= TOKEND_NAME_SIZE))
+		return tokenctl_usage_error("delete: a token id or name is 1 "
+		    "to %d bytes", TOKEND_NAME_SIZE - 1);
 
 	if ((rc = tokenctl_connect(opts, &conn)) != 0)
 		return rc;
+	if (!all) {
+		if ((rc = cmd_delete_resolve(conn, user, argv[0], &one)) != 0)
+			goto done;
+		id = one.id;
+	}
 	if (!yes) {
 		if (all)
 			rc = cmd_delete_confirm_all(conn, user, &none);
 		else
-			rc = cmd_delete_confirm_one(conn, id);
+			rc = cmd_delete_confirm_one(&one);
 		if (rc != 0)
 			goto done;
 	}

@@ -58,7 +58,7 @@ tokenctl_usage(FILE *f)
 	    "                   authenticate and issue a refresh token (shown once)\n"
 	    "  list [--user U | --all]\n"
 	    "                   list refresh tokens\n"
-	    "  delete ID [--yes]\n"
+	    "  delete ID|NAME [--yes]\n"
 	    "  delete --all [--user U] [--yes]\n"
 	    "                   revoke one or all refresh tokens\n"
 	    "  exchange [--scope S]... [--lifetime 10m]\n"
@@ -98,13 +98,15 @@ static const struct {
 	  "  --user U        user U's tokens (root and the admin group)\n"
 	  "  --all           every user's tokens (root and the admin group)\n" },
 	{ "delete",
-	  "usage: tokenctl delete ID [--yes]\n"
+	  "usage: tokenctl delete [--user U] ID|NAME [--yes]\n"
 	  "       tokenctl delete --all [--user U] [--yes]\n"
 	  "\n"
-	  "Revoke a refresh token and every access token made from it, after\n"
-	  "you type 'yes'.  Programs that use it are refused from then on.\n"
+	  "Revoke a refresh token, given by its id or its name, and every access\n"
+	  "token made from it, after you type 'yes'.  Programs that use it are\n"
+	  "refused from then on.\n"
 	  "\n"
-	  "  --all           all your tokens (with --user U: user U's, root only)\n"
+	  "  --all           all your tokens\n"
+	  "  --user U        user U's token(s) (root and the admin group)\n"
 	  "  --yes           do not ask (scripts)\n" },
 	{ "exchange",
 	  "usage: tokenctl exchange [--scope S]... [--lifetime DURATION] < token\n"

@@ -132,5 +132,52 @@ if is_root; then
 	    'j["verified_cached"] == 0 and j["exchanged_cached"] == 0 and j["verified_active"] >= 2' "$OUT"
 fi
 
+# --- by name, and "not found" the same with and without --yes
+issue_ok laptop || finish
+TKR_L=$TOKEN
+tctl_in "no" delete laptop
+expect_rc "delete NAME answered 'no' exits 1" 1
+expect_match "delete NAME asks about that token, by its id and name" \
+    "Delete token $(token_id "$TKR_L") \\(\"laptop\"" "$ERR"
+tctl_in "yes" delete laptop
+expect_rc "delete NAME answered 'yes' exits 0" 0
+tctl_in "$TKR_L" verify
+expect_rc "the token deleted by its name is inactive" 1
+tctl_in "yes" delete laptop
+NOTFOUND_ASKED=$ERR
+expect_rc "delete NAME of a deleted token: exit 1" 1
+tctl delete laptop --yes
+expect_rc "... and with --yes: exit 1" 1
+expect_eq "... with the same message both ways" "$NOTFOUND_ASKED" "$ERR"
+expect_match "... which says ids and names are both looked for" \
+    "^tokenctl: delete laptop: no token with that id or name \\(see 'tokenctl list'\\)" "$ERR"
+tctl delete AAAAAAAAAAA --yes
+expect_match "an unknown id reads the same" "^tokenctl: delete AAAAAAAAAAA: no token with that id or name" "$ERR"
+issue_ok e || finish
+TKR_E=$TOKEN
+ID_E=$(token_id "$TKR_E")
+issue_ok "$ID_E" || finish
+TKR_TRICK=$TOKEN
+tctl delete "$ID_E" --yes
+expect_rc "a name that is another token's id: the id wins" 0
+tctl_in "$TKR_E" verify
+expect_rc "... so the token with that id is gone" 1
+tctl_in "$TKR_TRICK" verify
+expect_rc "... and the token named so is not" 0
+# Completion offers the ids and names (packaging/bash-completion/tokenctl).
+completion() { # completion WORD...: what tokenctl's completion offers
+	bash -c '. "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _tokenctl
+	    echo "${COMPREPLY[*]}"' - "$TOP/packaging/bash-completion/tokenctl" "$TCTL" "$@"
+}
+words=$(completion --socket "$SOCK" delete "")
+expect_eq "completion: delete offers the one token's id and name" \
+    "$(token_id "$TKR_TRICK") $ID_E" "$words"
+expect_eq "completion: delete lap... -> nothing (laptop is gone)" "" \
+    "$(completion --socket "$SOCK" delete lap)"
+tctl delete "$ID_E" --yes
+expect_rc "... until it is deleted by its name" 0
+tctl_in "$TKR_TRICK" verify
+expect_rc "... and then it is" 1
+
 stop_daemon
 finish

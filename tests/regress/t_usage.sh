@@ -43,9 +43,10 @@ tctl --json status
 expect_rc "status --json exits 0" 0
 expect_json "status --json is an object" 'isinstance(j, dict)' "$OUT"
 # Refusals are counted by name, not by number.
-tctl delete AAAAAAAAAAA --yes
+STDIN_TEXT="$WELLFORMED
+" run "$TCTL" --socket "$SOCK" exchange
 tctl --json status
-expect_json "status counts the refusal as errors_not_found" 'j.get("errors_not_found", 0) >= 1' "$OUT"
+expect_json "status counts the refused exchange as errors_inactive" 'j.get("errors_inactive", 0) >= 1' "$OUT"
 expect_json "status names every error: no errors_<number> key" \
     'not [k for k in j if k.startswith("errors_") and k[7:].isdigit()] and len([k for k in j if k.startswith("errors_")]) == 14' "$OUT"
 
