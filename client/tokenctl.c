@@ -268,6 +268,15 @@ tokenctl_fail(const struct tokend_conn *conn, enum tokend_err err,
 		msg = tokend_conn_message(conn);
 	if (msg != NULL && *msg != '\0') {
 		output_clean(msg, clean, sizeof(clean));
+		/*
+		 * The daemon's words alone when they already say it (they start
+		 * with the reason, or name the limit and when to retry).
+		 */
+		if (strncasecmp(clean, reason, strlen(reason)) == 0 ||
+		    err == TOKEND_E_RATE_LIMITED) {
+			tokenctl_failx(err, "%s: %s", what, clean);
+			return tokenctl_exit_status(err);
+		}
 		if (strcasecmp(clean, reason) != 0) {
 			tokenctl_failx(err, "%s: %s: %s", what, reason, clean);
 			return tokenctl_exit_status(err);

@@ -155,7 +155,11 @@ export function converse(args, onMessage) {
  * back every 60 / auth_fail_per_minute seconds (tokend.conf(5)).
  * Resolves with seconds, or null when the configuration cannot be read.
  */
-export function retryAfterSeconds() {
+export function retryAfterSeconds(message) {
+    /* The daemon says when: "...; try again in 42s" (tokend 0.1 and later). */
+    const said = /try again in (\d+)([smhd])\b/.exec(message || "");
+    if (said)
+        return Promise.resolve(Number(said[1]) * { s: 1, m: 60, h: 3600, d: 86400 }[said[2]]);
     const file = cockpit.file(config().conf);
     return file.read()
             .then(text => {

@@ -150,12 +150,12 @@ function showAlert(box, { title, text }) {
     box.scrollIntoView({ block: "nearest" });
 }
 
-/* For a rate limit, say when to try again (computed from tokend.conf). */
+/* For a rate limit, say when to try again (as the daemon said, else from tokend.conf). */
 async function showIssueError(err) {
     const box = $("issue-error");
     const what = explain(err, "issue");
     if (err instanceof TokenctlError && err.code === E.RATE_LIMITED) {
-        const secs = await retryAfterSeconds();
+        const secs = await retryAfterSeconds(err.message);
         if (secs !== null) {
             const when = new Date(Date.now() + secs * 1000);
             const at = new Intl.DateTimeFormat(lang(), { timeStyle: "medium" }).format(when);

@@ -366,7 +366,9 @@ handle_issue(struct conn *c, const uint8_t *body, size_t len)
 	if (!ratelimit_allowed(RL_AUTH, uid)) {
 		td->stats.rate_limited++;
 		conn_error(c, PERR_RATE_LIMITED, "too many failed "
-		    "authentications for %s; try again later", m->user);
+		    "authentications for %s; try again in %s", m->user,
+		    duration_format(ratelimit_wait(RL_AUTH, uid), when,
+		    sizeof(when)));
 		goto done;
 	}
 	if (issue_precheck(c, m, uid, now) == -1)
@@ -913,7 +915,8 @@ handle_exchange(struct conn *c, const uint8_t *body, size_t len)
 	if (!ratelimit_allowed(RL_EXCHANGE, conn_peer(c)->uid)) {
 		td->stats.rate_limited++;
 		conn_error(c, PERR_RATE_LIMITED, "too many failed exchanges; "
-		    "try again later");
+		    "try again in %s", duration_format(ratelimit_wait(
+		    RL_EXCHANGE, conn_peer(c)->uid), when, sizeof(when)));
 		goto done;
 	}
 	rec = NULL;

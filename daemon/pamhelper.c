@@ -16,6 +16,7 @@
 
 #include "conn.h"
 #include "daemon.h"
+#include "duration.h"
 #include "log.h"
 #include "monitor.h"
 #include "pamhelper.h"
@@ -188,12 +189,15 @@ job_start(struct pamjob *j)
 {
 	struct mon_msg	m;
 	struct wbuf	w;
+	char		when[32];
 	int		rc;
 
 	if (!ratelimit_take(RL_AUTH, j->uid)) {
 		td->stats.rate_limited++;
 		conn_error(j->c, PERR_RATE_LIMITED, "too many failed "
-		    "authentications for %s; try again later", j->issue->user);
+		    "authentications for %s; try again in %s", j->issue->user,
+		    duration_format(ratelimit_wait(RL_AUTH, j->uid), when,
+		    sizeof(when)));
 		job_end(j);
 		return -1;
 	}

@@ -134,6 +134,20 @@ ratelimit_allowed(enum rl_kind kind, uint32_t key)
 	return 0;
 }
 
+int64_t
+ratelimit_wait(enum rl_kind kind, uint32_t key)
+{
+	struct bucket	*b;
+	double		 burst, per_ms, ms;
+
+	limits(kind, &burst, &per_ms);
+	if (burst == 0 || per_ms <= 0 ||
+	    (b = lookup(kind, key, 0, burst, per_ms)) == NULL || b->tokens >= 1)
+		return 0;
+	ms = (1 - b->tokens) / per_ms;
+	return (int64_t)(ms / 1000) + 1;
+}
+
 void
 ratelimit_fail(enum rl_kind kind, uint32_t key)
 {

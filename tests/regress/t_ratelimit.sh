@@ -25,7 +25,8 @@ for i in 1 2 3; do
 done
 tctl_in "$LIVE" exchange
 expect_rc "after 3 failures a valid exchange is rate-limited" 1
-expect_match "it says so" 'too many failed exchanges' "$ERR"
+expect_match "it says so once, and when to try again" \
+    '^tokenctl: exchange: too many failed exchanges; try again in [0-9]+[smh]$' "$ERR"
 expect_eq "the log names the limit once" 1 "$(grep -c 'rate limit: failed exchanges by uid' "$T/daemon.log")"
 tctl_in "$LIVE" exchange
 expect_eq "still one log line after another refusal" 1 "$(grep -c 'rate limit: failed exchanges by uid' "$T/daemon.log")"
@@ -57,7 +58,8 @@ for i in 1 2; do
 done
 issue_token after-failures
 expect_rc "the third ISSUE is refused, even with the right password" 1
-expect_match "it says there were too many failed authentications" 'too many failed authentications' "$ERR"
+expect_match "it says there were too many failed authentications, once, and when to retry" \
+    "^tokenctl: issue: too many failed authentications for $ME; try again in [0-9]+[smh]\$" "$ERR"
 expect_no_match "PAM was not run for it (no prompt)" 'Password' "$ERR"
 
 if is_root; then

@@ -43,8 +43,8 @@ tctl --json status
 expect_rc "status --json exits 0" 0
 expect_json "status --json is an object" 'isinstance(j, dict)' "$OUT"
 # Refusals are counted by name, not by number.
-STDIN_TEXT="$WELLFORMED
-" run "$TCTL" --socket "$SOCK" exchange
+tctl_in "$WELLFORMED" exchange
+tctl_in "$OUT" exchange		# an access token: refused as inactive
 tctl --json status
 expect_json "status counts the refused exchange as errors_inactive" 'j.get("errors_inactive", 0) >= 1' "$OUT"
 expect_json "status names every error: no errors_<number> key" \
