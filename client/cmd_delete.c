@@ -47,7 +47,7 @@ cmd_delete_ask(const char *question)
 
 /* The token whose id or name is arg, in list; NULL if none. */
 static const struct tokend_token *
-cmd_delete_find(const struct tokend_token *toks, size_t n, const char *arg)
+find_in(const struct tokend_token *toks, size_t n, const char *arg)
 {
 	size_t	i;
 
@@ -61,15 +61,15 @@ cmd_delete_find(const struct tokend_token *toks, size_t n, const char *arg)
 }
 
 /*
- * Which token "delete ARG" means: an id or a name among the caller's
- * tokens (or user's, for an admin's --user); an admin may also give the
- * id of anyone's.  Both paths, with and without --yes, go through here,
- * so "not found" reads the same.  0 and *found set, or an exit status
- * (reported).
+ * Which token "delete ARG" (or "show ARG") means: an id or a name among
+ * the caller's tokens (or user's, for an admin's --user); an admin may
+ * also give the id of anyone's.  Both paths of delete, with and without
+ * --yes, go through here, so "not found" reads the same.  0 and *found
+ * set, or an exit status (reported).
  */
-static int
-cmd_delete_resolve(struct tokend_conn *conn, const char *user,
-    const char *arg, struct tokend_token *found)
+int
+tokenctl_find_token(struct tokend_conn *conn, const char *cmd,
+    const char *user, const char *arg, struct tokend_token *found)
 {
 	const struct tokend_token	*t;
 	struct tokend_token		*toks = NULL;
@@ -77,10 +77,10 @@ cmd_delete_resolve(struct tokend_conn *conn, const char *user,
 	char				 what[TOKEND_NAME_SIZE + 16];
 	size_t				 i, n = 0;
 
-	snprintf(what, sizeof(what), "delete %s", tokenctl_safe_arg(arg));
+	snprintf(what, sizeof(what), "%s %s", cmd, tokenctl_safe_arg(arg));
 	if ((err = tokend_token_list(conn, user, 0, &toks, &n)) != TOKEND_OK)
 		return tokenctl_fail(conn, err, what);
-	t = cmd_delete_find(toks, n, arg);
+	t = find_in(toks, n, arg);
 	/* Not the caller's: an admin may mean anyone's, by id. */
 	if (t == NULL && user == NULL) {
 		free(toks);
@@ -248,7 +248,7 @@ cmd_delete(struct tokenctl_opts *opts, int argc, char **argv)
 	if ((rc = tokenctl_connect(opts, &conn)) != 0)
 		return rc;
 	if (!all) {
-		if ((rc = cmd_delete_resolve(conn, user, argv[0], &one)) != 0)
+		if ((rc = tokenctl_find_token(conn, "delete", user, argv[0], &one)) != 0)
 			goto done;
 		id = one.id;
 	}

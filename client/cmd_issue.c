@@ -270,7 +270,7 @@ cmd_issue(struct tokenctl_opts *opts, int argc, char **argv)
 		goto done;
 	}
 
-	cmd_issue_report(&info, (int64_t)time(NULL));
+	cmd_issue_report(&info, output_now());
 	if (cmd_issue_print(opts, token, &info) == -1) {
 		tokenctl_failx(TOKEND_E_IO, "issue: token %s was issued but "
 		    "could not be written to standard output; delete it",

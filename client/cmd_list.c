@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * tokenctl list: the caller's refresh tokens, one user's or everybody's,
- * as a table or a JSON array.
+ * as a table or a JSON array; expired ones only with --expired.
+ * tokenctl show: one token, every field and its state.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -18,8 +19,41 @@ static const struct option cmd_list_longopts[] = {
 	{ "json",	no_argument,		NULL,	TOKENCTL_OPT_JSON },
 	{ "user",	required_argument,	NULL,	TOKENCTL_OPT_USER },
 	{ "all",	no_argument,		NULL,	TOKENCTL_OPT_ALL },
+	{ "expired",	no_argument,		NULL,	TOKENCTL_OPT_EXPIRED },
 	{ NULL,		0,			NULL,	0 }
 };
+
+static const struct option cmd_show_longopts[] = {
+	{ "help",	no_argument,		NULL,	TOKENCTL_OPT_HELP },
+	{ "json",	no_argument,		NULL,	TOKENCTL_OPT_JSON },
+	{ "user",	required_argument,	NULL,	TOKENCTL_OPT_USER },
+	{ NULL,		0,			NULL,	0 }
+};
+
+/* "in 30 days", "expired 3 days ago": a token's expiry seen from now. */
+static void
+cmd_list_expiry(int64_t expires, int64_t now, char *buf, size_t size)
+{
+	char	rel[OUTPUT_TIME_SIZE];
+
+	output_time_relative(expires, now, rel, sizeof(rel));
+	snprintf(buf, size, "%s%s", expires <= now ? "expired " : "", rel);
+}
+
+/* One token as a JSON object: the fields of list, with uid and state. */
+static int
+cmd_list_json_token(struct json_object *o, const struct tokend_token *t)
+{
+	if (output_json_string(o, "id", t->id) == -1 ||
+	    output_json_string(o, "user", t->user) == -1 ||
+	    output_json_string(o, "name", t->name) == -1 ||
+	    output_json_time(o, "created", t->created, 0) == -1 ||
+	    output_json_time(o, "expires", t->expires, 0) == -1 ||
+	    output_json_time(o, "last_used", t->last_used, 1) == -1 ||
+	    output_json_scopes(o, "scopes", t) == -1)
+		return -1;
+	return 0;
+}
 
 static int
 cmd_list_json(const struct tokend_token *toks, size_t n)
@@ -37,13 +71,7 @@ cmd_list_json(const struct tokend_token *toks, size_t n)
 			json_object_put(o);
 			goto fail;
 		}
-		if (output_json_string(o, "id", toks[i].id) == -1 ||
-		    output_json_string(o, "user", toks[i].user) == -1 ||
-		    output_json_string(o, "name", toks[i].name) == -1 ||
-		    output_json_time(o, "created", toks[i].created, 0) == -1 ||
-		    output_json_time(o, "expires", toks[i].expires, 0) == -1 ||
-		    output_json_time(o, "last_used", toks[i].last_used, 1) == -1 ||
-		    output_json_scopes(o, "scopes", &toks[i]) == -1)
+		if (cmd_list_json_token(o, &toks[i]) == -1)
 			goto fail;
 	}
 	rc = output_json_print(a);
@@ -61,11 +89,11 @@ cmd_list_table(const struct tokend_token *toks, size_t n, int show_user)
 	struct output_table	*t;
 	const char		*cells[7];
 	char			 created[OUTPUT_TIME_SIZE], date[OUTPUT_TIME_SIZE];
-	char			 rel[OUTPUT_TIME_SIZE], used[OUTPUT_TIME_SIZE];
-	char			 expires[2 * OUTPUT_TIME_SIZE + 4];
+	char			 rel[OUTPUT_TIME_SIZE + 8], used[OUTPUT_TIME_SIZE];
+	char			 expires[2 * OUTPUT_TIME_SIZE + 16];
 	char			 scopes[OUTPUT_SCOPES_SIZE];
 	unsigned		 skip = show_user ? 0 : 1;
-	int64_t			 now = (int64_t)time(NULL);
+	int64_t			 now = output_now();
 	size_t			 i;
 	int			 rc = -1;
 
@@ -76,7 +104,7 @@ cmd_list_table(const struct tokend_token *toks, size_t n, int show_user)
 	for (i = 0; i < n; i++) {
 		output_time_date(toks[i].created, created, sizeof(created));
 		output_time_date(toks[i].expires, date, sizeof(date));
-		output_time_relative(toks[i].expires, now, rel, sizeof(rel));
+		cmd_list_expiry(toks[i].expires, now, rel, sizeof(rel));
 		snprintf(expires, sizeof(expires), "%s (%s)", date, rel);
 		output_time_relative(toks[i].last_used, now, used, sizeof(used));
 		output_scopes(&toks[i], ",", scopes, sizeof(scopes));
@@ -103,8 +131,9 @@ cmd_list(struct tokenctl_opts *opts, int argc, char **argv)
 	struct tokend_token	*toks = NULL;
 	enum tokend_err		 err;
 	const char		*user = NULL;
-	size_t			 n = 0;
-	int			 ch, all = 0, rc, written;
+	int64_t			 now = output_now();
+	size_t			 i, n = 0, shown = 0;
+	int			 ch, all = 0, expired = 0, rc, written;
 
 	while ((ch = getopt_long(argc, argv, ":", cmd_list_longopts,
 	    NULL)) != -1) {
@@ -124,6 +153,9 @@ cmd_list(struct tokenctl_opts *opts, int argc, char **argv)
 		case TOKENCTL_OPT_ALL:
 			all = 1;
 			break;
+		case TOKENCTL_OPT_EXPIRED:
+			expired = 1;
+			break;
 		default:
 			return tokenctl_getopt_error("list", ch, argv);
 		}
@@ -141,13 +173,20 @@ cmd_list(struct tokenctl_opts *opts, int argc, char **argv)
 		rc = tokenctl_fail(conn, err, "list");
 		goto done;
 	}
+	/* Expired tokens wait for the purge; they are shown on request. */
+	for (i = 0; i < n; i++)
+		if (expired || toks[i].expires > now)
+			toks[shown++] = toks[i];
 	if (opts->json)
-		written = cmd_list_json(toks, n);
-	else if (n == 0) {
+		written = cmd_list_json(toks, shown);
+	else if (shown == 0) {
 		fprintf(stderr, "No tokens.\n");
 		written = 0;
 	} else
-		written = cmd_list_table(toks, n, all || user != NULL);
+		written = cmd_list_table(toks, shown, all || user != NULL);
+	if (!opts->json && shown < n)
+		fprintf(stderr, "%zu expired token%s not shown (--expired shows "
+		    "them).\n", n - shown, n - shown == 1 ? "" : "s");
 	if (written == -1) {
 		tokenctl_failx(TOKEND_E_IO, "list: cannot write the list");
 		rc = TOKENCTL_EXIT_UNREACHABLE;
@@ -155,6 +194,97 @@ cmd_list(struct tokenctl_opts *opts, int argc, char **argv)
 		rc = TOKENCTL_EXIT_OK;
 done:
 	free(toks);
+	tokend_conn_close(conn);
+	return rc;
+}
+
+/* tokenctl show ID|NAME: what list says of one token, and its state. */
+static int
+cmd_show_print(const struct tokenctl_opts *opts, const struct tokend_token *t)
+{
+	struct json_object	*o;
+	char			 created[OUTPUT_TIME_SIZE], expires[OUTPUT_TIME_SIZE];
+	char			 used[OUTPUT_TIME_SIZE], rel[OUTPUT_TIME_SIZE + 8];
+	char			 urel[OUTPUT_TIME_SIZE];
+	char			 name[TOKEND_NAME_SIZE], user[TOKEND_USER_SIZE];
+	char			 scopes[OUTPUT_SCOPES_SIZE];
+	int64_t			 now = output_now();
+	const char		*state = t->expires > now ? "active" : "expired";
+	int			 rc = -1;
+
+	if (opts->json) {
+		if ((o = json_object_new_object()) == NULL)
+			return -1;
+		if (cmd_list_json_token(o, t) == 0 &&
+		    output_json_uint(o, "uid", t->uid) == 0 &&
+		    output_json_string(o, "state", state) == 0)
+			rc = output_json_print(o);
+		json_object_put(o);
+		return rc;
+	}
+	output_clean(t->name, name, sizeof(name));
+	output_clean(t->user, user, sizeof(user));
+	output_time_rfc3339(t->created, created, sizeof(created));
+	output_time_rfc3339(t->expires, expires, sizeof(expires));
+	cmd_list_expiry(t->expires, now, rel, sizeof(rel));
+	output_scopes(t, " ", scopes, sizeof(scopes));
+	printf("id:         %s\n"
+	    "name:       %s\n"
+	    "user:       %s (uid %u)\n"
+	    "state:      %s\n"
+	    "created:    %s\n"
+	    "expires:    %s (%s)\n",
+	    t->id, name, user, (unsigned)t->uid, state, created, expires, rel);
+	if (t->last_used == 0)
+		printf("last used:  never\n");
+	else {
+		output_time_rfc3339(t->last_used, used, sizeof(used));
+		output_time_relative(t->last_used, now, urel, sizeof(urel));
+		printf("last used:  %s (%s)\n", used, urel);
+	}
+	printf("scopes:     %s\n", *scopes != '\0' ? scopes : "-");
+	return fflush(stdout) == 0 && !ferror(stdout) ? 0 : -1;
+}
+
+int
+cmd_show(struct tokenctl_opts *opts, int argc, char **argv)
+{
+	struct tokend_conn	*conn = NULL;
+	struct tokend_token	 t;
+	const char		*user = NULL;
+	int			 ch, rc;
+
+	while ((ch = getopt_long(argc, argv, ":", cmd_show_longopts,
+	    NULL)) != -1) {
+		switch (ch) {
+		case TOKENCTL_OPT_HELP:
+			tokenctl_command_usage(stdout, "show");
+			return TOKENCTL_EXIT_OK;
+		case TOKENCTL_OPT_JSON:
+			opts->json = 1;
+			break;
+		case TOKENCTL_OPT_USER:
+			if (*optarg == '\0' ||
+			    strlen(optarg) >= TOKEND_USER_SIZE)
+				return tokenctl_usage_error("show: bad --user");
+			user = optarg;
+			break;
+		default:
+			return tokenctl_getopt_error("show", ch, argv);
+		}
+	}
+	if (optind == argc)
+		return tokenctl_usage_error("show: a token id or name is needed");
+	if (optind + 1 != argc)
+		return tokenctl_usage_error("show: unexpected argument %s",
+		    tokenctl_safe_arg(argv[optind + 1]));
+	if ((rc = tokenctl_connect(opts, &conn)) != 0)
+		return rc;
+	if ((rc = tokenctl_find_token(conn, "show", user, argv[optind],
+	    &t)) == 0 && cmd_show_print(opts, &t) == -1) {
+		tokenctl_failx(TOKEND_E_IO, "show: cannot write the token");
+		rc = TOKENCTL_EXIT_UNREACHABLE;
+	}
 	tokend_conn_close(conn);
 	return rc;
 }

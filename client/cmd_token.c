@@ -91,7 +91,7 @@ cmd_token_exchange_print(const struct tokenctl_opts *opts, const char *access,
 
 	if (!opts->json)
 		return output_secret_line(access);
-	left = info->expires - (int64_t)time(NULL);
+	left = info->expires - output_now();
 	output_scopes(info, " ", scope, sizeof(scope));
 	if ((rest = json_object_new_object()) == NULL)
 		goto fail;
@@ -232,7 +232,7 @@ cmd_token_verify_text(int active, const struct tokend_token *info)
 	output_scopes(info, ",", scopes, sizeof(scopes));
 	output_time_rfc3339(info->created, iat, sizeof(iat));
 	output_time_rfc3339(info->expires, exp, sizeof(exp));
-	output_time_relative(info->expires, (int64_t)time(NULL), rel,
+	output_time_relative(info->expires, output_now(), rel,
 	    sizeof(rel));
 	printf("active\n");
 	printf("user: %s\n", user);

@@ -30,6 +30,7 @@ static const struct tokenctl_cmd {
 	{ "issue",	cmd_issue },
 	{ "list",	cmd_list },
 	{ "delete",	cmd_delete },
+	{ "show",	cmd_show },
 	{ "exchange",	cmd_token_exchange },
 	{ "verify",	cmd_token_verify },
 	{ "status",	cmd_token_status },
@@ -56,8 +57,10 @@ tokenctl_usage(FILE *f)
 	    "  issue [--name NAME] [--expires 30d|12h|2027-01-31] [--scope S]..."
 	    " [--user U]\n"
 	    "                   authenticate and issue a refresh token (shown once)\n"
-	    "  list [--user U | --all]\n"
+	    "  list [--user U | --all] [--expired]\n"
 	    "                   list refresh tokens\n"
+	    "  show [--user U] ID|NAME\n"
+	    "                   one token: every field and its state\n"
 	    "  delete ID|NAME [--yes]\n"
 	    "  delete --all [--user U] [--yes]\n"
 	    "                   revoke one or all refresh tokens\n"
@@ -91,12 +94,20 @@ static const struct {
 	  "  --scope S       give the token scope S (up to 16)\n"
 	  "  --user U        issue for user U (root only)\n" },
 	{ "list",
-	  "usage: tokenctl list [--user U | --all]\n"
+	  "usage: tokenctl list [--user U | --all] [--expired]\n"
 	  "\n"
 	  "List refresh tokens: id, name, created, expires, last used, scopes.\n"
 	  "\n"
 	  "  --user U        user U's tokens (root and the admin group)\n"
-	  "  --all           every user's tokens (root and the admin group)\n" },
+	  "  --all           every user's tokens (root and the admin group)\n"
+	  "  --expired       expired tokens too (kept until the hourly purge)\n" },
+	{ "show",
+	  "usage: tokenctl show [--user U] ID|NAME\n"
+	  "\n"
+	  "Everything about one of your tokens, and whether it is active or\n"
+	  "expired (no verifier group needed: the token is not sent).\n"
+	  "\n"
+	  "  --user U        one of user U's tokens (root and the admin group)\n" },
 	{ "delete",
 	  "usage: tokenctl delete [--user U] ID|NAME [--yes]\n"
 	  "       tokenctl delete --all [--user U] [--yes]\n"

@@ -47,6 +47,7 @@ enum {
 	TOKENCTL_OPT_YES,
 	TOKENCTL_OPT_LIFETIME,
 	TOKENCTL_OPT_JSON_PROMPTS,
+	TOKENCTL_OPT_EXPIRED,
 };
 
 /* tokenctl.c */
@@ -85,6 +86,10 @@ int	 tokenctl_parse_time(const char *s, int64_t *t);
 int	 cmd_issue(struct tokenctl_opts *, int, char **);
 int	 cmd_list(struct tokenctl_opts *, int, char **);
 int	 cmd_delete(struct tokenctl_opts *, int, char **);
+int	 cmd_show(struct tokenctl_opts *, int, char **);
+/* The caller's (or user's) token with id or name arg (cmd_delete.c). */
+int	 tokenctl_find_token(struct tokend_conn *, const char *cmd,
+	     const char *user, const char *arg, struct tokend_token *found);
 int	 cmd_token_exchange(struct tokenctl_opts *, int, char **);
 int	 cmd_token_verify(struct tokenctl_opts *, int, char **);
 int	 cmd_token_status(struct tokenctl_opts *, int, char **);
@@ -115,6 +120,7 @@ void	 prompt_free(char *);
 struct json_object;
 struct output_table;
 
+int64_t	 output_now(void);
 void	 output_time_rfc3339(int64_t t, char *buf, size_t size);
 void	 output_time_date(int64_t t, char *buf, size_t size);
 /* "in 29 days", "3 hours ago", "never" (t == 0). */

@@ -112,7 +112,8 @@ run() {
 # tctl ARGS...: tokenctl against the test daemon, as $AS (see as_nobody).
 tctl() {
 	# shellcheck disable=SC2086
-	run $AS "$TCTL" --socket "$SOCK" "$@"
+	# The daemon's test clock, so that tokenctl's "expired" is the daemon's.
+	run $AS env TOKEND_TEST_CLOCK_FILE="$T/clock" "$TCTL" --socket "$SOCK" "$@"
 }
 
 # tctl_in TEXT ARGS...: the same with TEXT plus a newline on stdin.

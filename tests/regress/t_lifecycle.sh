@@ -1,0 +1,69 @@
+#!/bin/bash
+# SPDX-License-Identifier: ISC
+# A token's life as its owner sees it: show (every field and the state),
+# and expired tokens, hidden from list unless --expired.  The daemon's
+# test clock moves time; nothing waits out a lifetime.
+. "$(dirname "$0")/lib.sh"
+
+setup
+start_daemon || finish
+
+issue_ok laptop --expires 2h --scope mail --scope git || finish
+TKR_L=$TOKEN
+ID_L=$(token_id "$TKR_L")
+issue_ok ci --expires 30d || finish
+ID_CI=$(token_id "$TOKEN")
+
+# --- show, by name and by id
+tctl show laptop
+expect_rc "show NAME exits 0" 0
+expect_match "show gives the id" "^id: +$ID_L\$" "$OUT"
+expect_match "... the name" '^name: +laptop$' "$OUT"
+expect_match "... the owner and uid" "^user: +$ME \\(uid $MY_UID\\)\$" "$OUT"
+expect_match "... the state" '^state: +active$' "$OUT"
+expect_match "... the expiry, with when" '^expires: +20[0-9-]+T[0-9:]+Z \(in 2 hours\)$' "$OUT"
+expect_match "... when it was last used (issue_ok verified it)" '^last used: +(never|20[0-9-]+T[0-9:]+Z \(.*\))$' "$OUT"
+expect_match "... and the scopes" '^scopes: +mail git$' "$OUT"
+tctl --json show "$ID_L"
+expect_rc "show ID --json exits 0" 0
+expect_json "show --json: the fields of list, with uid and state" \
+    "j['id'] == '$ID_L' and j['name'] == 'laptop' and j['uid'] == $MY_UID and j['state'] == 'active' and sorted(j['scopes']) == ['git', 'mail']" "$OUT"
+tctl show no-such-token
+expect_rc "show of an unknown name exits 1" 1
+expect_match "... and says ids and names were looked for" \
+    "^tokenctl: show no-such-token: no token with that id or name" "$ERR"
+tctl show
+expect_rc "show without a token is a usage error" 2
+if is_root; then
+	# Owners may look at their tokens without being verifiers.
+	as_nobody issue_ok nobodys || finish
+	as_nobody tctl show nobodys
+	expect_rc "a non-verifier shows its own token" 0
+	expect_match "... as active" '^state: +active$' "$OUT"
+	as_nobody tctl show laptop
+	expect_rc "but not another user's" 1
+fi
+
+# --- expired: hidden from list, shown on request, said so by show
+clock_advance $((4 * 3600))
+tctl list
+expect_rc "list exits 0" 0
+expect_no_match "an expired token is not listed" "$ID_L" "$OUT"
+expect_match "... but the live one is" "$ID_CI" "$OUT"
+expect_match "... and list says one is hidden, and how to see it" \
+    '^1 expired token not shown \(--expired shows them\)\.$' "$ERR"
+tctl --json list
+expect_json "list --json leaves it out too" "'$ID_L' not in [t['id'] for t in j]" "$OUT"
+tctl list --expired
+expect_match "list --expired shows it, as expired 2 hours ago" "$ID_L .*\\(expired 2 hours ago\\)" "$OUT"
+tctl --json list --expired
+expect_json "list --json --expired has it" "'$ID_L' in [t['id'] for t in j]" "$OUT"
+tctl show laptop
+expect_rc "show of an expired token exits 0" 0
+expect_match "show says expired" '^state: +expired$' "$OUT"
+expect_match "... and since when" '^expires: .*\(expired 2 hours ago\)$' "$OUT"
+tctl_in "$TKR_L" verify
+expect_rc "and it does not verify" 1
+
+stop_daemon
+finish
