@@ -67,7 +67,7 @@ DAEMON_LIBS	= -pthread $(LIBEVENT_LIBS) $(LMDB_LIBS) $(SODIUM_LIBS) $(PAM_LIBS) 
 
 # client/
 CLIENT_OBJS	= client/tokenctl.o client/cmd_issue.o client/cmd_list.o client/cmd_delete.o \
-		  client/cmd_token.o client/prompt.o client/output.o
+		  client/cmd_token.o client/credcache.o client/prompt.o client/output.o
 
 # pam/
 PAM_OBJS	= pam/pam_tokend.o pam/pamcore.o
@@ -99,7 +99,7 @@ daemon/tokend: $(DAEMON_OBJS) $(PROTO_OBJS)
 	$(CC) $(EXE_LDFLAGS) -o $@ $^ $(DAEMON_LIBS)
 
 client/tokenctl: $(CLIENT_OBJS) $(LIB_A)
-	$(CC) $(EXE_LDFLAGS) -o $@ $(CLIENT_OBJS) $(LIB_A) $(JSON_LIBS)
+	$(CC) $(EXE_LDFLAGS) -o $@ $(CLIENT_OBJS) $(LIB_A) $(JSON_LIBS) $(SODIUM_LIBS)
 
 # Only pam_sm_* leave the module; libtokend is linked in, hidden.
 $(PAM_MODULE): $(PAM_OBJS) $(LIB_OBJS) pam/pam_tokend.map

@@ -24,6 +24,8 @@ static const struct option cmd_token_exchange_longopts[] = {
 	{ "json",	no_argument,		NULL,	TOKENCTL_OPT_JSON },
 	{ "scope",	required_argument,	NULL,	TOKENCTL_OPT_SCOPE },
 	{ "lifetime",	required_argument,	NULL,	TOKENCTL_OPT_LIFETIME },
+	{ "token-file",	required_argument,	NULL,	TOKENCTL_OPT_TOKEN_FILE },
+	{ "cache",	no_argument,		NULL,	TOKENCTL_OPT_CACHE },
 	{ NULL,		0,			NULL,	0 }
 };
 
@@ -81,18 +83,17 @@ cmd_token_read(const char *cmd, const char *prompt, char **token)
 }
 
 static int
-cmd_token_exchange_print(const struct tokenctl_opts *opts, const char *access,
-    const struct tokend_token *info)
+cmd_token_exchange_print(const struct tokenctl_opts *opts,
+    const struct credcache_entry *e)
 {
 	struct json_object	*rest = NULL;
-	char			 scope[OUTPUT_SCOPES_SIZE];
+	const char		*access = e->access, *scope = e->scope;
 	int64_t			 left;
 	int			 rc = -1;
 
 	if (!opts->json)
 		return output_secret_line(access);
-	left = info->expires - output_now();
-	output_scopes(info, " ", scope, sizeof(scope));
+	left = e->expires - output_now();
 	if ((rest = json_object_new_object()) == NULL)
 		goto fail;
 	if (output_json_string(rest, "token_type", "Bearer") == -1 ||
@@ -110,16 +111,18 @@ cmd_token_exchange(struct tokenctl_opts *opts, int argc, char **argv)
 {
 	struct tokenctl_scopes	 scopes;
 	struct tokend_token	 info;
+	struct credcache_entry	 e;
 	struct tokend_conn	*conn = NULL;
 	enum tokend_err		 err;
-	char			 access[TOKEND_TOKEN_SIZE], *refresh = NULL;
+	const char		*token_file = NULL, *cause = NULL;
+	char			*refresh = NULL;
 	int64_t			 secs;
 	uint32_t		 lifetime = 0;
-	int			 ch, rc;
+	int			 ch, rc, cache = 0;
 
 	memset(&scopes, 0, sizeof(scopes));
 	memset(&info, 0, sizeof(info));
-	memset(access, 0, sizeof(access));
+	memset(&e, 0, sizeof(e));
 	while ((ch = getopt_long(argc, argv, ":", cmd_token_exchange_longopts,
 	    NULL)) != -1) {
 		switch (ch) {
@@ -142,6 +145,12 @@ cmd_token_exchange(struct tokenctl_opts *opts, int argc, char **argv)
 				    tokenctl_safe_arg(optarg));
 			lifetime = (uint32_t)secs;
 			break;
+		case TOKENCTL_OPT_TOKEN_FILE:
+			token_file = optarg;
+			break;
+		case TOKENCTL_OPT_CACHE:
+			cache = 1;
+			break;
 		default:
 			return tokenctl_getopt_error("exchange", ch, argv);
 		}
@@ -150,26 +159,51 @@ cmd_token_exchange(struct tokenctl_opts *opts, int argc, char **argv)
 		return tokenctl_usage_error("exchange: unexpected argument %s",
 		    tokenctl_safe_arg(argv[optind]));
 
-	if ((rc = cmd_token_read("exchange", "Refresh token: ", &refresh)) != 0)
+	if (token_file != NULL) {
+		if (credfile_read(token_file, &refresh, &cause) == -1) {
+			tokenctl_failx(TOKEND_E_ARG, "exchange: --token-file "
+			    "%s: %s", tokenctl_safe_arg(token_file), cause);
+			return TOKENCTL_EXIT_USAGE;
+		}
+	} else if ((rc = cmd_token_read("exchange", "Refresh token: ",
+	    &refresh)) != 0)
 		return rc;
-	if ((rc = tokenctl_connect(opts, &conn)) != 0)
-		goto done;
-	err = tokend_token_exchange(conn, refresh, scopes.v, scopes.n,
-	    lifetime, access, &info);
-	prompt_free(refresh);
-	refresh = NULL;
-	if (err != TOKEND_OK) {
-		rc = tokenctl_fail(conn, err, "exchange");
-		goto done;
+	rc = 0;
+	if (cache) {
+		rc = credcache_get(refresh, scopes.v, scopes.n, lifetime,
+		    output_now(), &e, &cause);
+		if (rc == -1) {
+			tokenctl_failx(TOKEND_E_ARG, "exchange: %s", cause);
+			rc = TOKENCTL_EXIT_USAGE;
+			goto done;
+		}
 	}
-	if (cmd_token_exchange_print(opts, access, &info) == -1) {
+	if (rc == 0) {
+		if ((rc = tokenctl_connect(opts, &conn)) != 0)
+			goto done;
+		err = tokend_token_exchange(conn, refresh, scopes.v, scopes.n,
+		    lifetime, e.access, &info);
+		if (err != TOKEND_OK) {
+			rc = tokenctl_fail(conn, err, "exchange");
+			goto done;
+		}
+		e.expires = info.expires;
+		output_scopes(&info, " ", e.scope, sizeof(e.scope));
+		/* A cache that cannot be written costs speed, not the answer. */
+		if (cache && credcache_put(refresh, scopes.v, scopes.n,
+		    lifetime, &e, &cause) == -1)
+			tokenctl_warnx("exchange: cannot cache the access token: "
+			    "%s", cause);
+	}
+	rc = TOKENCTL_EXIT_OK;
+	if (cmd_token_exchange_print(opts, &e) == -1) {
 		tokenctl_failx(TOKEND_E_IO,
 		    "exchange: cannot write the access token");
 		rc = TOKENCTL_EXIT_UNREACHABLE;
 	}
 done:
 	prompt_free(refresh);
-	tokend_wipe(access, sizeof(access));
+	tokend_wipe(&e, sizeof(e));
 	tokend_conn_close(conn);
 	return rc;
 }

@@ -64,7 +64,7 @@ tokenctl_usage(FILE *f)
 	    "  delete ID|NAME [--yes]\n"
 	    "  delete --all [--user U] [--yes]\n"
 	    "                   revoke one or all refresh tokens\n"
-	    "  exchange [--scope S]... [--lifetime 10m]\n"
+	    "  exchange [--scope S]... [--lifetime 10m] [--token-file F] [--cache]\n"
 	    "                   trade a refresh token (stdin) for an access token\n"
 	    "  verify           check a token (stdin); exit 0 if active\n"
 	    "  status           daemon version, health and counters\n"
@@ -120,15 +120,19 @@ static const struct {
 	  "  --user U        user U's token(s) (root and the admin group)\n"
 	  "  --yes           do not ask (scripts)\n" },
 	{ "exchange",
-	  "usage: tokenctl exchange [--scope S]... [--lifetime DURATION] < token\n"
+	  "usage: tokenctl exchange [--scope S]... [--lifetime DURATION]\n"
+	  "                         [--token-file FILE] [--cache] [< token]\n"
 	  "\n"
-	  "Trade a refresh token, read from stdin, for a short-lived access token\n"
-	  "printed on stdout.\n"
+	  "Trade a refresh token, read from stdin or FILE, for a short-lived\n"
+	  "access token printed on stdout.\n"
 	  "\n"
 	  "  --scope S          fewer scopes than the refresh token has\n"
 	  "  --lifetime DURATION\n"
 	  "                     shorter than the default (5 minutes unless\n"
-	  "                     configured): seconds, or with s, m, h (300, 10m)\n" },
+	  "                     configured): seconds, or with s, m, h (300, 10m)\n"
+	  "  --token-file FILE  read the refresh token from FILE (yours, mode 600)\n"
+	  "  --cache            reuse the access token until 30 s before it\n"
+	  "                     expires (kept in $XDG_RUNTIME_DIR/tokend)\n" },
 	{ "verify",
 	  "usage: tokenctl verify < token\n"
 	  "\n"

@@ -48,6 +48,8 @@ enum {
 	TOKENCTL_OPT_LIFETIME,
 	TOKENCTL_OPT_JSON_PROMPTS,
 	TOKENCTL_OPT_EXPIRED,
+	TOKENCTL_OPT_TOKEN_FILE,
+	TOKENCTL_OPT_CACHE,
 };
 
 /* tokenctl.c */
@@ -121,6 +123,21 @@ struct json_object;
 struct output_table;
 
 int64_t	 output_now(void);
+
+/* credcache.c: exchange --token-file and --cache. */
+int	 credfile_read(const char *path, char **token, const char **cause);
+struct credcache_entry {
+	int64_t	 expires;
+	char	 scope[OUTPUT_SCOPES_SIZE];	/* granted, space-separated */
+	char	 access[TOKEND_TOKEN_SIZE];
+};
+/* 1 and *e filled when a cached access token has 30 s or more left. */
+int	 credcache_get(const char *refresh, const char *const *scopes,
+	     unsigned n, uint32_t lifetime, int64_t now,
+	     struct credcache_entry *e, const char **cause);
+int	 credcache_put(const char *refresh, const char *const *scopes,
+	     unsigned n, uint32_t lifetime, const struct credcache_entry *e,
+	     const char **cause);
 void	 output_time_rfc3339(int64_t t, char *buf, size_t size);
 void	 output_time_date(int64_t t, char *buf, size_t size);
 /* "in 29 days", "3 hours ago", "never" (t == 0). */

@@ -262,7 +262,7 @@ expect_eq "completion: de -> delete" "delete" "$(completion de)"
 expect_eq "completion: global options" "--socket --json --help --version" "$(completion --)"
 expect_eq "completion: delete options" "--all --user --yes --json --help" \
     "$(completion --socket /x delete --)"
-expect_eq "completion: exchange options, --lifetime among them" "--scope --lifetime --json --help" \
+expect_eq "completion: exchange options, --lifetime among them" "--scope --lifetime --token-file --cache --json --help" \
     "$(completion exchange --)"
 expect_eq "completion: --lifetime values" "5m" "$(completion exchange --lifetime 5)"
 

@@ -65,5 +65,53 @@ expect_match "... and since when" '^expires: .*\(expired 2 hours ago\)$' "$OUT"
 tctl_in "$TKR_L" verify
 expect_rc "and it does not verify" 1
 
+# --- the credential helper: --token-file (owner-only) and --cache
+issue_ok script --expires 30d || finish
+TKR_S=$TOKEN
+printf '%s\n' "$TKR_S" >"$T/script.token"
+chmod 644 "$T/script.token"
+tctl exchange --token-file "$T/script.token"
+expect_rc "--token-file readable by others is refused (usage, exit 2)" 2
+expect_match "... saying why and what to do" 'readable or writable by group or others \(chmod 600 it\)' "$ERR"
+chmod 600 "$T/script.token"
+tctl exchange --token-file "$T/script.token"
+expect_rc "--token-file 0600 works" 0
+expect_match "... and prints an access token" '^tka_[0-9A-Za-z]+$' "$OUT"
+ln -s "$T/script.token" "$T/link.token"
+tctl exchange --token-file "$T/link.token"
+expect_rc "--token-file through a symbolic link is refused" 2
+
+exchanged() { tctl --json status; json_eval 'j["exchanged"]' "$OUT"; }
+mkdir -m 700 "$T/run"
+cached() { # cached ARGS...: exchange --cache with XDG_RUNTIME_DIR=$T/run
+	local AS="env XDG_RUNTIME_DIR=$T/run"
+	tctl exchange --token-file "$T/script.token" --cache "$@"
+}
+N0=$(exchanged)
+cached
+expect_rc "exchange --cache exits 0" 0
+FIRST=$OUT
+cached
+expect_eq "a second --cache call prints the same access token" "$FIRST" "$OUT"
+expect_eq "... without asking the daemon again" $((N0 + 1)) "$(exchanged)"
+cached --scope mail
+expect_rc "other scopes are another cache entry (refused here: not the token's)" 1
+expect_eq "the cache is 0700, its file 0600" "700 600" \
+    "$(stat -c %a "$T/run/tokend") $(stat -c %a "$T/run/tokend"/access-* | sort -u)"
+expect_no_match "the cache file is not named after the token" "${TKR_S:4:11}" "$(ls "$T/run/tokend")"
+tctl_in "$FIRST" verify
+expect_rc "the cached access token is the live one" 0
+AS="env XDG_RUNTIME_DIR=$T/run" tctl --json exchange --token-file "$T/script.token" --cache
+expect_json "--cache --json answers from the cache with expires_in" \
+    "j['access_token'] == '$FIRST' and 0 < j['expires_in'] <= 300" "$OUT"
+clock_advance 271	# 29 s left of the default 5 minutes: a new one
+cached
+expect_rc "--cache near the expiry exits 0" 0
+expect_no_match "... with a new access token" "$FIRST" "$OUT"
+expect_eq "... from the daemon" $((N0 + 2)) "$(exchanged)"
+AS="env -u XDG_RUNTIME_DIR" tctl exchange --token-file "$T/script.token" --cache
+expect_rc "--cache without XDG_RUNTIME_DIR is a usage error" 2
+expect_match "... that says what it needs" 'needs \$XDG_RUNTIME_DIR' "$ERR"
+
 stop_daemon
 finish
