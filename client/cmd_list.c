@@ -2,7 +2,7 @@
 /*
  * tokenctl list: the caller's refresh tokens, one user's or everybody's,
  * as a table or a JSON array; expired ones only with --expired.
- * tokenctl show: one token, every field and its state.
+ * tokenctl show: one token, every field and its state; rename.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -246,19 +246,22 @@ cmd_show_print(const struct tokenctl_opts *opts, const struct tokend_token *t)
 	return fflush(stdout) == 0 && !ferror(stdout) ? 0 : -1;
 }
 
-int
-cmd_show(struct tokenctl_opts *opts, int argc, char **argv)
+/*
+ * The options of show and rename: --help, --json, --user U.  -1 when the
+ * command goes on (*user set), else the exit status.
+ */
+static int
+cmd_ref_args(struct tokenctl_opts *opts, const char *cmd, int argc,
+    char **argv, const char **user)
 {
-	struct tokend_conn	*conn = NULL;
-	struct tokend_token	 t;
-	const char		*user = NULL;
-	int			 ch, rc;
+	int	ch;
 
+	*user = NULL;
 	while ((ch = getopt_long(argc, argv, ":", cmd_show_longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case TOKENCTL_OPT_HELP:
-			tokenctl_command_usage(stdout, "show");
+			tokenctl_command_usage(stdout, cmd);
 			return TOKENCTL_EXIT_OK;
 		case TOKENCTL_OPT_JSON:
 			opts->json = 1;
@@ -266,13 +269,27 @@ cmd_show(struct tokenctl_opts *opts, int argc, char **argv)
 		case TOKENCTL_OPT_USER:
 			if (*optarg == '\0' ||
 			    strlen(optarg) >= TOKEND_USER_SIZE)
-				return tokenctl_usage_error("show: bad --user");
-			user = optarg;
+				return tokenctl_usage_error("%s: bad --user",
+				    cmd);
+			*user = optarg;
 			break;
 		default:
-			return tokenctl_getopt_error("show", ch, argv);
+			return tokenctl_getopt_error(cmd, ch, argv);
 		}
 	}
+	return -1;
+}
+
+int
+cmd_show(struct tokenctl_opts *opts, int argc, char **argv)
+{
+	struct tokend_conn	*conn = NULL;
+	struct tokend_token	 t;
+	const char		*user;
+	int			 rc;
+
+	if ((rc = cmd_ref_args(opts, "show", argc, argv, &user)) != -1)
+		return rc;
 	if (optind == argc)
 		return tokenctl_usage_error("show: a token id or name is needed");
 	if (optind + 1 != argc)
@@ -285,6 +302,59 @@ cmd_show(struct tokenctl_opts *opts, int argc, char **argv)
 		tokenctl_failx(TOKEND_E_IO, "show: cannot write the token");
 		rc = TOKENCTL_EXIT_UNREACHABLE;
 	}
+	tokend_conn_close(conn);
+	return rc;
+}
+
+/* tokenctl rename ID|NAME NEWNAME: names stay unique per user. */
+int
+cmd_rename(struct tokenctl_opts *opts, int argc, char **argv)
+{
+	struct tokend_conn	*conn = NULL;
+	struct tokend_token	 t;
+	struct json_object	*o;
+	enum tokend_err		 err;
+	const char		*user, *newname;
+	char			 what[TOKEND_NAME_SIZE + 16];
+	char			 old[TOKEND_NAME_SIZE], new[TOKEND_NAME_SIZE];
+	int			 rc;
+
+	if ((rc = cmd_ref_args(opts, "rename", argc, argv, &user)) != -1)
+		return rc;
+	if (argc - optind != 2)
+		return tokenctl_usage_error("rename: a token id or name and "
+		    "the new name are needed");
+	newname = argv[optind + 1];
+	if (*newname == '\0' || strlen(newname) >= TOKEND_NAME_SIZE)
+		return tokenctl_usage_error("rename: a name is 1 to %d bytes",
+		    TOKEND_NAME_SIZE - 1);
+	if ((rc = tokenctl_connect(opts, &conn)) != 0)
+		return rc;
+	if ((rc = tokenctl_find_token(conn, "rename", user, argv[optind],
+	    &t)) != 0)
+		goto done;
+	if ((err = tokend_token_rename(conn, t.id, newname)) != TOKEND_OK) {
+		snprintf(what, sizeof(what), "rename %s", t.id);
+		rc = tokenctl_fail(conn, err, what);
+		goto done;
+	}
+	output_clean(t.name, old, sizeof(old));
+	output_clean(newname, new, sizeof(new));
+	fprintf(stderr, "Renamed token %s from \"%s\" to \"%s\".\n", t.id,
+	    old, new);
+	if (opts->json) {
+		rc = TOKENCTL_EXIT_UNREACHABLE;
+		if ((o = json_object_new_object()) != NULL &&
+		    output_json_string(o, "id", t.id) == 0 &&
+		    output_json_string(o, "name", newname) == 0 &&
+		    output_json_print(o) == 0)
+			rc = TOKENCTL_EXIT_OK;
+		json_object_put(o);
+		if (rc != TOKENCTL_EXIT_OK)
+			tokenctl_failx(TOKEND_E_IO, "rename: cannot write the "
+			    "result");
+	}
+done:
 	tokend_conn_close(conn);
 	return rc;
 }

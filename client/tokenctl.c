@@ -31,6 +31,7 @@ static const struct tokenctl_cmd {
 	{ "list",	cmd_list },
 	{ "delete",	cmd_delete },
 	{ "show",	cmd_show },
+	{ "rename",	cmd_rename },
 	{ "exchange",	cmd_token_exchange },
 	{ "verify",	cmd_token_verify },
 	{ "status",	cmd_token_status },
@@ -61,6 +62,8 @@ tokenctl_usage(FILE *f)
 	    "                   list refresh tokens\n"
 	    "  show [--user U] ID|NAME\n"
 	    "                   one token: every field and its state\n"
+	    "  rename [--user U] ID|NAME NEWNAME\n"
+	    "                   give a token a new name\n"
 	    "  delete ID|NAME [--yes]\n"
 	    "  delete --all [--user U] [--yes]\n"
 	    "                   revoke one or all refresh tokens\n"
@@ -106,6 +109,13 @@ static const struct {
 	  "\n"
 	  "Everything about one of your tokens, and whether it is active or\n"
 	  "expired (no verifier group needed: the token is not sent).\n"
+	  "\n"
+	  "  --user U        one of user U's tokens (root and the admin group)\n" },
+	{ "rename",
+	  "usage: tokenctl rename [--user U] ID|NAME NEWNAME\n"
+	  "\n"
+	  "Give a token a new name (unique among your tokens).  The token and\n"
+	  "its access tokens keep working.\n"
 	  "\n"
 	  "  --user U        one of user U's tokens (root and the admin group)\n" },
 	{ "delete",

@@ -39,6 +39,7 @@ enum who {
 };
 
 static int	handle_issue(struct conn *, const uint8_t *, size_t);
+static int	handle_rename(struct conn *, const uint8_t *, size_t);
 static int	handle_conv_reply(struct conn *, const uint8_t *, size_t);
 static int	handle_list(struct conn *, const uint8_t *, size_t);
 static int	handle_revoke(struct conn *, const uint8_t *, size_t);
@@ -63,6 +64,7 @@ static const struct handler {
 	{ MSG_EXCHANGE,		WHO_ANY,	handle_exchange },
 	{ MSG_VERIFY,		WHO_VERIFIER,	handle_verify },
 	{ MSG_STATUS,		WHO_ANY,	handle_status },
+	{ MSG_RENAME,		WHO_ANY,	handle_rename },
 };
 
 static struct wbuf	reply;		/* scratch for one answer */
@@ -740,6 +742,81 @@ handle_revoke(struct conn *c, const uint8_t *body, size_t len)
 }
 
 static void
+rename_done(struct store_op *op)
+{
+	struct pending	*p = (struct pending *)op;
+	struct conn	*c = pending_end(p);
+
+	if (op->result != STORE_OK) {
+		if (op->result != STORE_NOTFOUND && op->result != STORE_EXISTS)
+			log_warnx("rename of %s failed: %s", p->id,
+			    op->cause ? op->cause : "?");
+		if (c != NULL) {
+			if (op->result == STORE_NOTFOUND)
+				conn_error(c, PERR_NOT_FOUND, "no token %s",
+				    p->id);
+			else if (op->result == STORE_EXISTS)
+				conn_error(c, PERR_EXISTS, "%s already has a "
+				    "token named \"%s\"", op->rec.user,
+				    op->rec.name);
+			else
+				conn_error(c, PERR_STORE, op->result ==
+				    STORE_FULL ? "the token database is full" :
+				    "cannot rename token %s", p->id);
+		}
+		pending_free(p, c);
+		return;
+	}
+	/* Cached VERIFY answers carry the name: the next one reads it anew. */
+	vcache_forget(op->id);
+	log_info("renamed token %s of %s (uid %u) to \"%s\", caller uid %u "
+	    "pid %d", p->id, op->rec.user, (unsigned)op->rec.uid,
+	    op->rec.name, (unsigned)p->caller_uid, (int)p->caller_pid);
+	if (c != NULL) {
+		enc_renamed(&reply);
+		conn_send(c, &reply);
+	}
+	pending_free(p, c);
+}
+
+static int
+handle_rename(struct conn *c, const uint8_t *body, size_t len)
+{
+	struct msg_rename	m;
+	struct token_record	rec;
+	struct pending		*p;
+	uint64_t		id;
+
+	if (dec_rename(body, len, &m) == -1) {
+		conn_error(c, PERR_MALFORMED, "malformed RENAME");
+		return CONN_FRAME_DONE;
+	}
+	if (tokenfmt_id_parse(m.id, &id) == -1) {
+		conn_error(c, PERR_INVALID, "not a token id: %.11s", m.id);
+		return CONN_FRAME_DONE;
+	}
+	if (!valid_name(m.name)) {
+		conn_error(c, PERR_INVALID, "a token name is 1 to %d printable "
+		    "characters", TOKEND_NAME_MAX);
+		return CONN_FRAME_DONE;
+	}
+	/* Another user's token is "not found" to a non-admin, as for REVOKE. */
+	if (store_get_token(td->store, id, &rec) != STORE_OK ||
+	    !may_touch(c, &rec)) {
+		conn_error(c, PERR_NOT_FOUND, "no token %s", m.id);
+		return CONN_FRAME_DONE;
+	}
+	if ((p = pending_new(c, STORE_OP_RENAME, rename_done)) == NULL)
+		return CONN_FRAME_DONE;
+	p->op.id = id;
+	p->op.now = clock_now();
+	memcpy(p->op.rec.name, m.name, sizeof(m.name));
+	tokenfmt_id_str(id, p->id);
+	pending_submit(p);
+	return CONN_FRAME_DONE;
+}
+
+static void
 revoke_all_done(struct store_op *op)
 {
 	struct pending	*p = (struct pending *)op;
@@ -1158,7 +1235,7 @@ handle_status(struct conn *c, const uint8_t *body, size_t len)
 		status_add(m, "pam_timeouts", s->pam_timeouts);
 		status_add(m, "purged", s->purged);
 		status_add(m, "rate_limited", s->rate_limited);
-		for (t = MSG_ISSUE; t <= MSG_STATUS; t++) {
+		for (t = MSG_ISSUE; t <= MSG_RENAME; t++) {
 			snprintf(key, sizeof(key), "requests_%s", msgtype_name(t));
 			status_add(m, key, s->requests[t]);
 		}

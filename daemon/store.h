@@ -66,6 +66,7 @@ enum store_op_type {
 	STORE_OP_DEL_USER,	/* store_del_user: uid; count */
 	STORE_OP_PURGE,		/* store_purge_expired: now; count */
 	STORE_OP_LAST_USED,	/* store_set_last_used: ids, times, n */
+	STORE_OP_RENAME,	/* id, rec.name (new), now; rec gets the record */
 };
 
 /* One write, as the writer thread takes it. */

@@ -396,6 +396,73 @@ last_used_in(struct store *st, MDB_txn *txn, const uint64_t *ids,
 }
 
 /* Run op inside txn: STORE_OK, or an error with op->cause set. */
+/*
+ * Give token id the name in name: refused (STORE_EXISTS) when another
+ * live token of its uid has it.  *rec gets the renamed record.
+ */
+static int
+rename_in(struct store *st, MDB_txn *txn, uint64_t id, const char *name,
+    int64_t now, struct token_record *rec, char **cause)
+{
+	struct token_record	 other;
+	uint8_t			 buf[STORE_REC_MAX], k[STORE_ID_KEY];
+	uint8_t			 ku[STORE_USER_KEY];
+	MDB_cursor		*cur = NULL;
+	MDB_val			 key, val;
+	uint64_t		 oid;
+	size_t			 len;
+	int			 rc, found;
+
+	if ((found = store_fetch(st, txn, id, rec, cause)) == -1)
+		return (STORE_ERR);
+	if (found != 0) {
+		cause_set(cause, "no such token");
+		return (STORE_NOTFOUND);
+	}
+	if ((rc = mdb_cursor_open(txn, st->byuser, &cur)) != 0)
+		return (store_error(rc, "mdb_cursor_open", cause));
+	store_key_user(ku, rec->uid, 0);
+	key.mv_size = sizeof ku;
+	key.mv_data = ku;
+	rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
+	for (; rc == 0; rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
+		if (key.mv_size < 4 || memcmp(key.mv_data, ku, 4) != 0)
+			break;
+		if (key.mv_size != STORE_USER_KEY)
+			continue;
+		oid = store_get64((const uint8_t *)key.mv_data + 4);
+		if (oid == id)
+			continue;
+		if ((found = store_fetch(st, txn, oid, &other, cause)) == -1) {
+			mdb_cursor_close(cur);
+			return (STORE_ERR);
+		}
+		if (found == 0 && other.uid == rec->uid &&
+		    other.expires > now && strcmp(other.name, name) == 0) {
+			mdb_cursor_close(cur);
+			snprintf(rec->name, sizeof(rec->name), "%s", name);
+			cause_set(cause, "name exists: %s", name);
+			return (STORE_EXISTS);
+		}
+	}
+	mdb_cursor_close(cur);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return (store_error(rc, "mdb_cursor_get", cause));
+	snprintf(rec->name, sizeof(rec->name), "%s", name);
+	if ((len = store_encode(rec, buf)) == 0) {
+		cause_set(cause, "invalid token record");
+		return (STORE_ERR);
+	}
+	store_key_id(k, id);
+	key.mv_size = sizeof k;
+	key.mv_data = k;
+	val.mv_size = len;
+	val.mv_data = buf;
+	if ((rc = mdb_put(txn, st->tokens, &key, &val, 0)) != 0)
+		return (store_error(rc, "mdb_put", cause));
+	return (STORE_OK);
+}
+
 static int
 op_run(struct store *st, MDB_txn *txn, struct store_op *op)
 {
@@ -417,6 +484,14 @@ op_run(struct store *st, MDB_txn *txn, struct store_op *op)
 	case STORE_OP_LAST_USED:
 		return (last_used_in(st, txn, op->ids, op->times, op->n,
 		    &op->changed, &op->cause));
+	case STORE_OP_RENAME: {
+		char	name[sizeof(op->rec.name)];
+
+		op->changed = 1;
+		memcpy(name, op->rec.name, sizeof(name));
+		return (rename_in(st, txn, op->id, name, op->now, &op->rec,
+		    &op->cause));
+	}
 	}
 	cause_set(&op->cause, "unknown store operation");
 	return (STORE_ERR);

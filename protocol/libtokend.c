@@ -634,6 +634,25 @@ tokend_token_revoke(struct tokend_conn *conn, const char *id)
 }
 
 enum tokend_err
+tokend_token_rename(struct tokend_conn *conn, const char *id, const char *name)
+{
+	struct msg_rename	m;
+	struct frame		f;
+	enum tokend_err		err;
+
+	if (conn == NULL || id == NULL || name == NULL ||
+	    copy_field(m.id, sizeof(m.id), id) == -1 ||
+	    copy_field(m.name, sizeof(m.name), name) == -1)
+		return TOKEND_E_ARG;
+	enc_rename(&conn->tx, &m);
+	if ((err = conn_request(conn, MSG_RENAMED, &f, 1)) != TOKEND_OK)
+		return err;
+	if (dec_renamed(f.body, f.len) == -1)
+		return TOKEND_E_PROTOCOL;
+	return TOKEND_OK;
+}
+
+enum tokend_err
 tokend_token_revoke_all(struct tokend_conn *conn, const char *user,
     uint32_t *count)
 {

@@ -45,6 +45,7 @@ enum msgtype {
 	MSG_EXCHANGE		= 0x06,
 	MSG_VERIFY		= 0x07,
 	MSG_STATUS		= 0x08,
+	MSG_RENAME		= 0x09,
 
 	MSG_ERROR		= 0x80,
 	MSG_CONV		= 0x81,
@@ -54,6 +55,7 @@ enum msgtype {
 	MSG_EXCHANGED		= 0x85,
 	MSG_VERIFY_RESULT	= 0x86,
 	MSG_STATUS_RESULT	= 0x87,
+	MSG_RENAMED		= 0x88,
 };
 
 /* Error codes carried by MSG_ERROR; libtokend's enum uses the same numbers. */
@@ -130,6 +132,11 @@ struct msg_list {
 
 struct msg_revoke {
 	char		id[TOKEND_ID_LEN + 1];
+};
+
+struct msg_rename {
+	char		id[TOKEND_ID_LEN + 1];
+	char		name[TOKEND_NAME_MAX + 1];
 };
 
 struct msg_revoke_all {
@@ -278,6 +285,8 @@ void	 enc_revoke_all(struct wbuf *, const struct msg_revoke_all *);
 void	 enc_exchange(struct wbuf *, const struct msg_exchange *);
 void	 enc_verify(struct wbuf *, const struct msg_verify *);
 void	 enc_status(struct wbuf *);
+void	 enc_rename(struct wbuf *, const struct msg_rename *);
+void	 enc_renamed(struct wbuf *);
 void	 enc_error(struct wbuf *, uint16_t code, const char *message);
 void	 enc_conv(struct wbuf *, const struct msg_conv *);
 void	 enc_issued(struct wbuf *, const struct msg_issued *);
@@ -298,6 +307,8 @@ int	 dec_revoke_all(const uint8_t *, size_t, struct msg_revoke_all *);
 int	 dec_exchange(const uint8_t *, size_t, struct msg_exchange *);
 int	 dec_verify(const uint8_t *, size_t, struct msg_verify *);
 int	 dec_status(const uint8_t *, size_t);
+int	 dec_rename(const uint8_t *, size_t, struct msg_rename *);
+int	 dec_renamed(const uint8_t *, size_t);
 int	 dec_error(const uint8_t *, size_t, struct msg_error *);
 int	 dec_conv(const uint8_t *, size_t, struct msg_conv *);
 int	 dec_issued(const uint8_t *, size_t, struct msg_issued *);

@@ -161,6 +161,12 @@ enum tokend_err	 tokend_token_list(struct tokend_conn *conn, const char *user,
 
 /* Revoke one refresh token by id; its access tokens stop working at once. */
 enum tokend_err	 tokend_token_revoke(struct tokend_conn *conn, const char *id);
+/*
+ * Give refresh token id (the caller's; an admin's: anyone's) a new name,
+ * unique among its owner's tokens (TOKEND_E_EXISTS otherwise).
+ */
+enum tokend_err	 tokend_token_rename(struct tokend_conn *conn, const char *id,
+		     const char *name);
 
 /* Revoke every refresh token of user (NULL: the caller); *count may be NULL. */
 enum tokend_err	 tokend_token_revoke_all(struct tokend_conn *conn,

@@ -24,6 +24,7 @@ static const struct {
 	{ MSG_EXCHANGE,		"EXCHANGE",	2 + 4 + 1,	TOKEND_FRAME_MAX },
 	{ MSG_VERIFY,		"VERIFY",	2,		2 + TOKEND_TOKEN_MAX },
 	{ MSG_STATUS,		"STATUS",	0,		0 },
+	{ MSG_RENAME,		"RENAME",	2 + 2,		2 + TOKEND_ID_LEN + 2 + TOKEND_NAME_MAX },
 	/* responses */
 	{ MSG_ERROR,		"ERROR",	2 + 2,		2 + 2 + TOKEND_ERRMSG_MAX },
 	{ MSG_CONV,		"CONV",		1,		TOKEND_FRAME_MAX },
@@ -33,6 +34,7 @@ static const struct {
 	{ MSG_EXCHANGED,	"EXCHANGED",	2 + 4,		TOKEND_FRAME_MAX },
 	{ MSG_VERIFY_RESULT,	"VERIFY_RESULT", 1,		TOKEND_FRAME_MAX },
 	{ MSG_STATUS_RESULT,	"STATUS_RESULT", 2 + 1 + 1,	TOKEND_FRAME_MAX },
+	{ MSG_RENAMED,		"RENAMED",	0,		0 },
 };
 
 static int
@@ -582,6 +584,40 @@ dec_revoke(const uint8_t *p, size_t n, struct msg_revoke *m)
 	rbuf_init(&r, p, n);
 	rbuf_str(&r, m->id, sizeof(m->id));
 	return rbuf_done(&r);
+}
+
+void
+enc_rename(struct wbuf *w, const struct msg_rename *m)
+{
+	size_t	off = frame_begin(w, MSG_RENAME);
+
+	put_str(w, m->id);
+	put_str(w, m->name);
+	frame_end(w, off);
+}
+
+int
+dec_rename(const uint8_t *p, size_t n, struct msg_rename *m)
+{
+	struct rbuf	r;
+
+	rbuf_init(&r, p, n);
+	rbuf_str(&r, m->id, sizeof(m->id));
+	rbuf_str(&r, m->name, sizeof(m->name));
+	return rbuf_done(&r);
+}
+
+void
+enc_renamed(struct wbuf *w)
+{
+	frame_end(w, frame_begin(w, MSG_RENAMED));
+}
+
+int
+dec_renamed(const uint8_t *p, size_t n)
+{
+	(void)p;
+	return n == 0 ? 0 : -1;
 }
 
 void

@@ -27,6 +27,7 @@ union request {
 	struct msg_list		list;
 	struct msg_revoke	revoke;
 	struct msg_revoke_all	revoke_all;
+	struct msg_rename	rename;
 	struct msg_exchange	exchange;
 	struct msg_verify	verify;
 };
@@ -92,6 +93,13 @@ decode_encode(uint8_t type, const uint8_t *body, size_t len, struct wbuf *w)
 			return -1;
 		check_str(m.revoke.id, sizeof(m.revoke.id), "id");
 		enc_revoke(w, &m.revoke);
+		break;
+	case MSG_RENAME:
+		if (dec_rename(body, len, &m.rename) == -1)
+			return -1;
+		check_str(m.rename.id, sizeof(m.rename.id), "id");
+		check_str(m.rename.name, sizeof(m.rename.name), "name");
+		enc_rename(w, &m.rename);
 		break;
 	case MSG_REVOKE_ALL:
 		if (dec_revoke_all(body, len, &m.revoke_all) == -1)

@@ -122,6 +122,11 @@ decode_encode(uint8_t type, const uint8_t *body, size_t len, struct wbuf *w)
 			goto done;
 		enc_revoked(w, m->revoked.count);
 		break;
+	case MSG_RENAMED:
+		if (dec_renamed(body, len) == -1)
+			goto done;
+		enc_renamed(w);
+		break;
 	case MSG_EXCHANGED:
 		if (dec_exchanged(body, len, &m->exchanged) == -1)
 			goto done;

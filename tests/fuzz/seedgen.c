@@ -155,6 +155,7 @@ gen_requests(const char *refresh, const char *access)
 	struct msg_conv_reply	cr;
 	struct msg_list		li;
 	struct msg_revoke	rv;
+	struct msg_rename	rn;
 	struct msg_revoke_all	ra;
 	struct msg_exchange	ex;
 	struct msg_verify	ve;
@@ -164,7 +165,7 @@ gen_requests(const char *refresh, const char *access)
 	static const uint8_t	bad_version[] = { 'T', 'K', 2, 8, 0, 0, 0, 0 };
 	static const uint8_t	response_type[] = { 'T', 'K', 1, 0x84, 0, 0, 0, 4,
 				    0, 0, 0, 1 };
-	static const uint8_t	unknown_type[] = { 'T', 'K', 1, 0x09, 0, 0, 0, 0 };
+	static const uint8_t	unknown_type[] = { 'T', 'K', 1, 0x0a, 0, 0, 0, 0 };
 	static const uint8_t	status_len1[] = { 'T', 'K', 1, 0x08, 0, 0, 0, 1, 0 };
 	static const uint8_t	over_max[] = { 'T', 'K', 1, 0x01, 0, 0, 0x40, 0x01 };
 	static const uint8_t	list_flags2[] = { 'T', 'K', 1, 0x03, 0, 0, 0, 3,
@@ -223,6 +224,12 @@ gen_requests(const char *refresh, const char *access)
 	SET(rv.id, "063UfDVRKBz");
 	enc_revoke(&w, &rv);
 	put_wbuf("fuzz_frame", "revoke", &w);
+
+	memset(&rn, 0, sizeof(rn));
+	SET(rn.id, "063UfDVRKBz");
+	SET(rn.name, "laptop");
+	enc_rename(&w, &rn);
+	put_wbuf("fuzz_frame", "rename", &w);
 
 	memset(&ra, 0, sizeof(ra));
 	enc_revoke_all(&w, &ra);
@@ -354,6 +361,9 @@ gen_responses(const char *refresh, const char *access)
 
 	enc_revoked(&w, 3);
 	put_wbuf("fuzz_response", "revoked", &w);
+
+	enc_renamed(&w);
+	put_wbuf("fuzz_response", "renamed", &w);
 
 	SET(exd.token, access);
 	exd.expires_in = 300;

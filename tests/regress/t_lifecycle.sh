@@ -44,6 +44,38 @@ if is_root; then
 	expect_rc "but not another user's" 1
 fi
 
+# --- rename
+tctl rename laptop work-laptop
+expect_rc "rename NAME NEWNAME exits 0" 0
+expect_match "... and says so" "^Renamed token $ID_L from \"laptop\" to \"work-laptop\"\\.\$" "$ERR"
+tctl show work-laptop
+expect_match "the token answers to its new name" "^id: +$ID_L\$" "$OUT"
+tctl show laptop
+expect_rc "and no longer to the old one" 1
+tctl_in "$TKR_L" verify
+expect_rc "a renamed token keeps working" 0
+tctl rename "$ID_L" ci
+expect_rc "renaming to a name another token has is refused" 1
+expect_match "... saying which name" "already has a token named \"ci\"" "$ERR"
+tctl --json rename "$ID_L" work-laptop
+expect_rc "renaming to its own name is no clash" 0
+expect_json "rename --json gives the id and the name" "j == {'id': '$ID_L', 'name': 'work-laptop'}" "$OUT"
+tctl rename "$ID_L" "$(printf 'bad\tname')"
+expect_rc "a name with a control character is refused" 1
+tctl rename work-laptop
+expect_rc "rename without a new name is a usage error" 2
+if is_root; then
+	as_nobody tctl rename "$ID_L" stolen
+	expect_rc "another user cannot rename it" 1
+	expect_match "... it is not found for them" 'no token with that id or name' "$ERR"
+	tctl rename --user nobody nobodys nobodys-laptop
+	expect_rc "an admin renames another user's token with --user" 0
+	as_nobody tctl show nobodys-laptop
+	expect_rc "... and its owner sees the new name" 0
+fi
+tctl rename work-laptop laptop
+expect_rc "back to laptop" 0
+
 # --- expired: hidden from list, shown on request, said so by show
 clock_advance $((4 * 3600))
 tctl list

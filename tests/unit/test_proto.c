@@ -45,6 +45,7 @@ union msg {
 	struct msg_list			list;
 	struct msg_revoke		revoke;
 	struct msg_revoke_all		revoke_all;
+	struct msg_rename		rename;
 	struct msg_exchange		exchange;
 	struct msg_verify		verify;
 	struct msg_error		error;
@@ -61,7 +62,7 @@ static const int all_types[] = {
 	MSG_ISSUE, MSG_CONV_REPLY, MSG_LIST, MSG_REVOKE, MSG_REVOKE_ALL,
 	MSG_EXCHANGE, MSG_VERIFY, MSG_STATUS, MSG_ERROR, MSG_CONV, MSG_ISSUED,
 	MSG_LIST_RESULT, MSG_REVOKED, MSG_EXCHANGED, MSG_VERIFY_RESULT,
-	MSG_STATUS_RESULT,
+	MSG_STATUS_RESULT, MSG_RENAME, MSG_RENAMED,
 };
 #define NTYPES	(sizeof(all_types) / sizeof(all_types[0]))
 
@@ -79,6 +80,8 @@ encode(int type, const union msg *m, struct wbuf *w)
 	case MSG_EXCHANGE:	enc_exchange(w, &m->exchange); break;
 	case MSG_VERIFY:	enc_verify(w, &m->verify); break;
 	case MSG_STATUS:	enc_status(w); break;
+	case MSG_RENAME:	enc_rename(w, &m->rename); break;
+	case MSG_RENAMED:	enc_renamed(w); break;
 	case MSG_ERROR:
 		enc_error(w, m->error.code, m->error.message);
 		break;
@@ -121,6 +124,8 @@ decode(int type, const uint8_t *p, size_t n, union msg *m)
 	case MSG_EXCHANGE:	return dec_exchange(p, n, &m->exchange);
 	case MSG_VERIFY:	return dec_verify(p, n, &m->verify);
 	case MSG_STATUS:	return dec_status(p, n);
+	case MSG_RENAME:	return dec_rename(p, n, &m->rename);
+	case MSG_RENAMED:	return dec_renamed(p, n);
 	case MSG_ERROR:		return dec_error(p, n, &m->error);
 	case MSG_CONV:		return dec_conv(p, n, &m->conv);
 	case MSG_ISSUED:	return dec_issued(p, n, &m->issued);
@@ -196,7 +201,11 @@ msg_eq(int type, const union msg *a, const union msg *b)
 	case MSG_VERIFY:
 		return strcmp(a->verify.token, b->verify.token) == 0;
 	case MSG_STATUS:
+	case MSG_RENAMED:
 		return 1;
+	case MSG_RENAME:
+		return strcmp(a->rename.id, b->rename.id) == 0 &&
+		    strcmp(a->rename.name, b->rename.name) == 0;
 	case MSG_ERROR:
 		return a->error.code == b->error.code &&
 		    strcmp(a->error.message, b->error.message) == 0;
@@ -400,6 +409,13 @@ k_status(union msg *m)
 }
 
 static void
+k_rename(union msg *m)
+{
+	SET(m->rename.id, T_RID);
+	SET(m->rename.name, "laptop");
+}
+
+static void
 k_error(union msg *m)
 {
 	m->error.code = PERR_INACTIVE;
@@ -527,6 +543,8 @@ static const struct known {
 	{ "exchange_defaults",		MSG_EXCHANGE,		k_exchange_defaults },
 	{ "verify",			MSG_VERIFY,		k_verify },
 	{ "status",			MSG_STATUS,		k_status },
+	{ "rename",			MSG_RENAME,		k_rename },
+	{ "renamed",			MSG_RENAMED,		k_status },
 	{ "error",			MSG_ERROR,		k_error },
 	{ "error_violation",		MSG_ERROR,		k_error_violation },
 	{ "conv",			MSG_CONV,		k_conv },
@@ -959,15 +977,15 @@ test_header(void)
 		CHECK((frame_hdr_decode(b, &hdr) == 0) == (t == 1),
 		    "only version 1 is accepted");
 	}
-	/* Exactly the eight request types are requests. */
+	/* Exactly the nine request types are requests. */
 	nreq = 0;
 	for (t = 0; t < 256; t++)
 		if (msgtype_is_request(t))
 			nreq++;
-	CHECK(nreq == 8, "eight request types");
-	for (t = MSG_ISSUE; t <= MSG_STATUS; t++)
+	CHECK(nreq == 9, "nine request types");
+	for (t = MSG_ISSUE; t <= MSG_RENAME; t++)
 		CHECK(msgtype_is_request(t), msgtype_name(t));
-	for (t = MSG_ERROR; t <= MSG_STATUS_RESULT; t++) {
+	for (t = MSG_ERROR; t <= MSG_RENAMED; t++) {
 		CHECK(!msgtype_is_request(t), msgtype_name(t));
 		CHECK(strcmp(msgtype_name(t), "UNKNOWN") != 0, "response has a name");
 	}
@@ -975,9 +993,9 @@ test_header(void)
 	CHECK(strcmp(msgtype_name(MSG_STATUS_RESULT), "STATUS_RESULT") == 0,
 	    "STATUS_RESULT name");
 	CHECK(strcmp(msgtype_name(0), "UNKNOWN") == 0, "type 0 unknown");
-	CHECK(strcmp(msgtype_name(0x09), "UNKNOWN") == 0, "type 9 unknown");
-	CHECK(strcmp(msgtype_name(0x88), "UNKNOWN") == 0, "type 0x88 unknown");
-	CHECK(!msg_len_ok(0x09, 0) && !msg_len_ok(0xff, 4), "unknown types have no length");
+	CHECK(strcmp(msgtype_name(0x0a), "UNKNOWN") == 0, "type 0x0a unknown");
+	CHECK(strcmp(msgtype_name(0x89), "UNKNOWN") == 0, "type 0x89 unknown");
+	CHECK(!msg_len_ok(0x0a, 0) && !msg_len_ok(0xff, 4), "unknown types have no length");
 	for (t = PERR_MALFORMED; t <= PERR_SHUTDOWN; t++)
 		CHECK(strcmp(proto_err_name(t), "unknown error") != 0,
 		    "every error code has a name");
@@ -1002,6 +1020,7 @@ test_lengths(void)
 		{ MSG_EXCHANGE,		7,	65536 },
 		{ MSG_VERIFY,		2,	130 },
 		{ MSG_STATUS,		0,	0 },
+		{ MSG_RENAME,		4,	79 },
 	};
 	size_t	i;
 
@@ -1096,6 +1115,11 @@ max_fill(int type, union msg *m)
 		fill_str(m->verify.token, TOKEND_TOKEN_MAX, 10);
 		break;
 	case MSG_STATUS:
+	case MSG_RENAMED:
+		break;
+	case MSG_RENAME:
+		fill_str(m->rename.id, TOKEND_ID_LEN, 6);
+		fill_str(m->rename.name, TOKEND_NAME_MAX, 7);
 		break;
 	case MSG_ERROR:
 		m->error.code = UINT16_MAX;
