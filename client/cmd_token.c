@@ -406,3 +406,61 @@ done:
 	tokend_conn_close(conn);
 	return rc;
 }
+
+/* tokenctl unlock USER: an admin forgets a user's recent failures. */
+int
+cmd_unlock(struct tokenctl_opts *opts, int argc, char **argv)
+{
+	struct tokend_conn	*conn = NULL;
+	struct json_object	*o;
+	enum tokend_err		 err;
+	const char		*user;
+	char			 who[TOKEND_USER_SIZE], what[TOKEND_USER_SIZE + 8];
+	int			 ch, rc, was = 0;
+
+	while ((ch = getopt_long(argc, argv, ":", cmd_token_plain_longopts,
+	    NULL)) != -1) {
+		switch (ch) {
+		case TOKENCTL_OPT_HELP:
+			tokenctl_command_usage(stdout, "unlock");
+			return TOKENCTL_EXIT_OK;
+		case TOKENCTL_OPT_JSON:
+			opts->json = 1;
+			break;
+		default:
+			return tokenctl_getopt_error("unlock", ch, argv);
+		}
+	}
+	if (argc - optind != 1)
+		return tokenctl_usage_error("unlock: one user name is needed");
+	user = argv[optind];
+	if (*user == '\0' || strlen(user) >= TOKEND_USER_SIZE)
+		return tokenctl_usage_error("unlock: bad user name");
+	if ((rc = tokenctl_connect(opts, &conn)) != 0)
+		return rc;
+	output_clean(user, who, sizeof(who));
+	if ((err = tokend_unlock(conn, user, &was)) != TOKEND_OK) {
+		snprintf(what, sizeof(what), "unlock %s", who);
+		rc = tokenctl_fail(conn, err, what);
+		goto done;
+	}
+	fprintf(stderr, was ? "Unlocked %s: their failed attempts are "
+	    "forgotten.\n" : "%s was not locked out; their failed attempts "
+	    "are forgotten.\n", who);
+	rc = TOKENCTL_EXIT_OK;
+	if (opts->json) {
+		rc = TOKENCTL_EXIT_UNREACHABLE;
+		if ((o = json_object_new_object()) != NULL &&
+		    output_json_string(o, "user", user) == 0 &&
+		    output_json_bool(o, "was_locked", was) == 0 &&
+		    output_json_print(o) == 0)
+			rc = TOKENCTL_EXIT_OK;
+		json_object_put(o);
+		if (rc != TOKENCTL_EXIT_OK)
+			tokenctl_failx(TOKEND_E_IO, "unlock: cannot write the "
+			    "result");
+	}
+done:
+	tokend_conn_close(conn);
+	return rc;
+}

@@ -35,6 +35,7 @@ static const struct tokenctl_cmd {
 	{ "exchange",	cmd_token_exchange },
 	{ "verify",	cmd_token_verify },
 	{ "status",	cmd_token_status },
+	{ "unlock",	cmd_unlock },
 };
 
 /* This run's options: failures are reported as JSON too with --json. */
@@ -71,6 +72,7 @@ tokenctl_usage(FILE *f)
 	    "                   trade a refresh token (stdin) for an access token\n"
 	    "  verify           check a token (stdin); exit 0 if active\n"
 	    "  status           daemon version, health and counters\n"
+	    "  unlock USER      let USER try again after failed attempts (admins)\n"
 	    "\n"
 	    "Tokens are read from standard input, never from the command line.\n"
 	    "The socket is --socket, else $TOKEND_SOCKET, else "
@@ -149,6 +151,12 @@ static const struct {
 	  "Check a token read from stdin: exit 0 if it is active, 1 if not.\n"
 	  "With --json, an RFC 7662 introspection answer.  Root and the\n"
 	  "verifier group only.\n" },
+	{ "unlock",
+	  "usage: tokenctl unlock USER\n"
+	  "\n"
+	  "Let USER authenticate (issue) and exchange again at once: forget\n"
+	  "their recent failures, which otherwise refuse them for a while.\n"
+	  "Root and the admin group only.\n" },
 	{ "status",
 	  "usage: tokenctl status\n"
 	  "\n"

@@ -90,6 +90,7 @@ int	 cmd_list(struct tokenctl_opts *, int, char **);
 int	 cmd_delete(struct tokenctl_opts *, int, char **);
 int	 cmd_show(struct tokenctl_opts *, int, char **);
 int	 cmd_rename(struct tokenctl_opts *, int, char **);
+int	 cmd_unlock(struct tokenctl_opts *, int, char **);
 /* The caller's (or user's) token with id or name arg (cmd_delete.c). */
 int	 tokenctl_find_token(struct tokend_conn *, const char *cmd,
 	     const char *user, const char *arg, struct tokend_token *found);

@@ -40,6 +40,7 @@ enum who {
 
 static int	handle_issue(struct conn *, const uint8_t *, size_t);
 static int	handle_rename(struct conn *, const uint8_t *, size_t);
+static int	handle_unlock(struct conn *, const uint8_t *, size_t);
 static int	handle_conv_reply(struct conn *, const uint8_t *, size_t);
 static int	handle_list(struct conn *, const uint8_t *, size_t);
 static int	handle_revoke(struct conn *, const uint8_t *, size_t);
@@ -65,6 +66,7 @@ static const struct handler {
 	{ MSG_VERIFY,		WHO_VERIFIER,	handle_verify },
 	{ MSG_STATUS,		WHO_ANY,	handle_status },
 	{ MSG_RENAME,		WHO_ANY,	handle_rename },
+	{ MSG_UNLOCK,		WHO_ANY,	handle_unlock },
 };
 
 static struct wbuf	reply;		/* scratch for one answer */
@@ -816,6 +818,43 @@ handle_rename(struct conn *c, const uint8_t *body, size_t len)
 	return CONN_FRAME_DONE;
 }
 
+/*
+ * An admin lets a user try to authenticate again at once (a user who
+ * mistyped a password five times, a script that failed its exchanges).
+ */
+static int
+handle_unlock(struct conn *c, const uint8_t *body, size_t len)
+{
+	struct msg_unlock	m;
+	struct msg_unlocked	out;
+	uid_t			uid;
+	int			rc;
+
+	if (dec_unlock(body, len, &m) == -1) {
+		conn_error(c, PERR_MALFORMED, "malformed UNLOCK");
+		return CONN_FRAME_DONE;
+	}
+	if (!conn_peer(c)->is_admin) {
+		conn_error(c, PERR_DENIED, "only admins may unlock a user");
+		return CONN_FRAME_DONE;
+	}
+	if (m.user[0] == '\0') {
+		conn_error(c, PERR_INVALID, "no user named");
+		return CONN_FRAME_DONE;
+	}
+	if ((rc = target_uid(c, m.user, &uid)) != 0)
+		return rc == CONN_FRAME_RETRY ? rc : CONN_FRAME_DONE;
+	out.was_limited = (uint8_t)(ratelimit_clear(RL_AUTH, uid) |
+	    ratelimit_clear(RL_EXCHANGE, uid));
+	log_info("unlocked %s (uid %u): failed authentications and exchanges "
+	    "forgotten%s, caller uid %u pid %d", m.user, (unsigned)uid,
+	    out.was_limited ? "" : " (none were refused)",
+	    (unsigned)conn_peer(c)->uid, (int)conn_peer(c)->pid);
+	enc_unlocked(&reply, &out);
+	conn_send(c, &reply);
+	return CONN_FRAME_DONE;
+}
+
 static void
 revoke_all_done(struct store_op *op)
 {
@@ -1235,7 +1274,7 @@ handle_status(struct conn *c, const uint8_t *body, size_t len)
 		status_add(m, "pam_timeouts", s->pam_timeouts);
 		status_add(m, "purged", s->purged);
 		status_add(m, "rate_limited", s->rate_limited);
-		for (t = MSG_ISSUE; t <= MSG_RENAME; t++) {
+		for (t = MSG_ISSUE; t <= MSG_UNLOCK; t++) {
 			snprintf(key, sizeof(key), "requests_%s", msgtype_name(t));
 			status_add(m, key, s->requests[t]);
 		}

@@ -134,6 +134,26 @@ ratelimit_allowed(enum rl_kind kind, uint32_t key)
 	return 0;
 }
 
+int
+ratelimit_clear(enum rl_kind kind, uint32_t key)
+{
+	struct bucket	*b;
+	double		 burst, per_ms;
+	int		 was;
+
+	limits(kind, &burst, &per_ms);
+	if (burst == 0 || (b = lookup(kind, key, 0, burst, per_ms)) == NULL)
+		return 0;
+	was = b->tokens < 1;
+	b->tokens = burst;
+	if (b->dry) {
+		b->dry = 0;
+		b->logged = 0;
+		ndry[kind]--;
+	}
+	return was;
+}
+
 int64_t
 ratelimit_wait(enum rl_kind kind, uint32_t key)
 {

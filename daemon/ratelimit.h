@@ -35,6 +35,8 @@ void	 ratelimit_fail(enum rl_kind, uint32_t key);
 int	 ratelimit_take(enum rl_kind, uint32_t key);
 /* Give back a token taken by ratelimit_take() for a try that succeeded. */
 void	 ratelimit_refund(enum rl_kind, uint32_t key);
+/* Fill key's bucket (an admin's unlock); 1 when it was refusing. */
+int	 ratelimit_clear(enum rl_kind, uint32_t key);
 /* Whole seconds until key may try again (0: now), for the refusal. */
 int64_t	 ratelimit_wait(enum rl_kind, uint32_t key);
 void	 ratelimit_free(void);

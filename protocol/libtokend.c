@@ -653,6 +653,27 @@ tokend_token_rename(struct tokend_conn *conn, const char *id, const char *name)
 }
 
 enum tokend_err
+tokend_unlock(struct tokend_conn *conn, const char *user, int *was_limited)
+{
+	struct msg_unlock	m;
+	struct msg_unlocked	r;
+	struct frame		f;
+	enum tokend_err		err;
+
+	if (conn == NULL || user == NULL || *user == '\0' ||
+	    copy_field(m.user, sizeof(m.user), user) == -1)
+		return TOKEND_E_ARG;
+	enc_unlock(&conn->tx, &m);
+	if ((err = conn_request(conn, MSG_UNLOCKED, &f, 1)) != TOKEND_OK)
+		return err;
+	if (dec_unlocked(f.body, f.len, &r) == -1)
+		return TOKEND_E_PROTOCOL;
+	if (was_limited != NULL)
+		*was_limited = r.was_limited;
+	return TOKEND_OK;
+}
+
+enum tokend_err
 tokend_token_revoke_all(struct tokend_conn *conn, const char *user,
     uint32_t *count)
 {

@@ -46,6 +46,7 @@ enum msgtype {
 	MSG_VERIFY		= 0x07,
 	MSG_STATUS		= 0x08,
 	MSG_RENAME		= 0x09,
+	MSG_UNLOCK		= 0x0a,
 
 	MSG_ERROR		= 0x80,
 	MSG_CONV		= 0x81,
@@ -56,6 +57,7 @@ enum msgtype {
 	MSG_VERIFY_RESULT	= 0x86,
 	MSG_STATUS_RESULT	= 0x87,
 	MSG_RENAMED		= 0x88,
+	MSG_UNLOCKED		= 0x89,
 };
 
 /* Error codes carried by MSG_ERROR; libtokend's enum uses the same numbers. */
@@ -137,6 +139,14 @@ struct msg_revoke {
 struct msg_rename {
 	char		id[TOKEND_ID_LEN + 1];
 	char		name[TOKEND_NAME_MAX + 1];
+};
+
+struct msg_unlock {
+	char		user[TOKEND_USER_MAX + 1];
+};
+
+struct msg_unlocked {
+	uint8_t		was_limited;	/* 1: the user was being refused */
 };
 
 struct msg_revoke_all {
@@ -287,6 +297,8 @@ void	 enc_verify(struct wbuf *, const struct msg_verify *);
 void	 enc_status(struct wbuf *);
 void	 enc_rename(struct wbuf *, const struct msg_rename *);
 void	 enc_renamed(struct wbuf *);
+void	 enc_unlock(struct wbuf *, const struct msg_unlock *);
+void	 enc_unlocked(struct wbuf *, const struct msg_unlocked *);
 void	 enc_error(struct wbuf *, uint16_t code, const char *message);
 void	 enc_conv(struct wbuf *, const struct msg_conv *);
 void	 enc_issued(struct wbuf *, const struct msg_issued *);
@@ -309,6 +321,8 @@ int	 dec_verify(const uint8_t *, size_t, struct msg_verify *);
 int	 dec_status(const uint8_t *, size_t);
 int	 dec_rename(const uint8_t *, size_t, struct msg_rename *);
 int	 dec_renamed(const uint8_t *, size_t);
+int	 dec_unlock(const uint8_t *, size_t, struct msg_unlock *);
+int	 dec_unlocked(const uint8_t *, size_t, struct msg_unlocked *);
 int	 dec_error(const uint8_t *, size_t, struct msg_error *);
 int	 dec_conv(const uint8_t *, size_t, struct msg_conv *);
 int	 dec_issued(const uint8_t *, size_t, struct msg_issued *);

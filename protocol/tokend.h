@@ -167,6 +167,13 @@ enum tokend_err	 tokend_token_revoke(struct tokend_conn *conn, const char *id);
  */
 enum tokend_err	 tokend_token_rename(struct tokend_conn *conn, const char *id,
 		     const char *name);
+/*
+ * Admins: let user authenticate and exchange again at once, forgetting
+ * their recent failures.  *was_limited (may be NULL): 1 when the user was
+ * being refused.
+ */
+enum tokend_err	 tokend_unlock(struct tokend_conn *conn, const char *user,
+		     int *was_limited);
 
 /* Revoke every refresh token of user (NULL: the caller); *count may be NULL. */
 enum tokend_err	 tokend_token_revoke_all(struct tokend_conn *conn,

@@ -25,6 +25,7 @@ static const struct {
 	{ MSG_VERIFY,		"VERIFY",	2,		2 + TOKEND_TOKEN_MAX },
 	{ MSG_STATUS,		"STATUS",	0,		0 },
 	{ MSG_RENAME,		"RENAME",	2 + 2,		2 + TOKEND_ID_LEN + 2 + TOKEND_NAME_MAX },
+	{ MSG_UNLOCK,		"UNLOCK",	2,		2 + TOKEND_USER_MAX },
 	/* responses */
 	{ MSG_ERROR,		"ERROR",	2 + 2,		2 + 2 + TOKEND_ERRMSG_MAX },
 	{ MSG_CONV,		"CONV",		1,		TOKEND_FRAME_MAX },
@@ -35,6 +36,7 @@ static const struct {
 	{ MSG_VERIFY_RESULT,	"VERIFY_RESULT", 1,		TOKEND_FRAME_MAX },
 	{ MSG_STATUS_RESULT,	"STATUS_RESULT", 2 + 1 + 1,	TOKEND_FRAME_MAX },
 	{ MSG_RENAMED,		"RENAMED",	0,		0 },
+	{ MSG_UNLOCKED,		"UNLOCKED",	1,		1 },
 };
 
 static int
@@ -618,6 +620,46 @@ dec_renamed(const uint8_t *p, size_t n)
 {
 	(void)p;
 	return n == 0 ? 0 : -1;
+}
+
+void
+enc_unlock(struct wbuf *w, const struct msg_unlock *m)
+{
+	size_t	off = frame_begin(w, MSG_UNLOCK);
+
+	put_str(w, m->user);
+	frame_end(w, off);
+}
+
+int
+dec_unlock(const uint8_t *p, size_t n, struct msg_unlock *m)
+{
+	struct rbuf	r;
+
+	rbuf_init(&r, p, n);
+	rbuf_str(&r, m->user, sizeof(m->user));
+	return rbuf_done(&r);
+}
+
+void
+enc_unlocked(struct wbuf *w, const struct msg_unlocked *m)
+{
+	size_t	off = frame_begin(w, MSG_UNLOCKED);
+
+	put_u8(w, m->was_limited);
+	frame_end(w, off);
+}
+
+int
+dec_unlocked(const uint8_t *p, size_t n, struct msg_unlocked *m)
+{
+	struct rbuf	r;
+
+	rbuf_init(&r, p, n);
+	m->was_limited = rbuf_u8(&r);
+	if (m->was_limited > 1)
+		return -1;
+	return rbuf_done(&r);
 }
 
 void

@@ -28,6 +28,7 @@ union request {
 	struct msg_revoke	revoke;
 	struct msg_revoke_all	revoke_all;
 	struct msg_rename	rename;
+	struct msg_unlock	unlock;
 	struct msg_exchange	exchange;
 	struct msg_verify	verify;
 };
@@ -100,6 +101,12 @@ decode_encode(uint8_t type, const uint8_t *body, size_t len, struct wbuf *w)
 		check_str(m.rename.id, sizeof(m.rename.id), "id");
 		check_str(m.rename.name, sizeof(m.rename.name), "name");
 		enc_rename(w, &m.rename);
+		break;
+	case MSG_UNLOCK:
+		if (dec_unlock(body, len, &m.unlock) == -1)
+			return -1;
+		check_str(m.unlock.user, sizeof(m.unlock.user), "user");
+		enc_unlock(w, &m.unlock);
 		break;
 	case MSG_REVOKE_ALL:
 		if (dec_revoke_all(body, len, &m.revoke_all) == -1)

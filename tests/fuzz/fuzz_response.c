@@ -26,6 +26,7 @@ union response {
 	struct msg_issued		issued;
 	struct list_acc			list;
 	struct msg_revoked		revoked;
+	struct msg_unlocked		unlocked;
 	struct msg_exchanged		exchanged;
 	struct msg_verify_result	verify_result;
 	struct msg_status_result	status_result;
@@ -126,6 +127,13 @@ decode_encode(uint8_t type, const uint8_t *body, size_t len, struct wbuf *w)
 		if (dec_renamed(body, len) == -1)
 			goto done;
 		enc_renamed(w);
+		break;
+	case MSG_UNLOCKED:
+		if (dec_unlocked(body, len, &m->unlocked) == -1)
+			goto done;
+		if (m->unlocked.was_limited > 1)
+			abort();
+		enc_unlocked(w, &m->unlocked);
 		break;
 	case MSG_EXCHANGED:
 		if (dec_exchanged(body, len, &m->exchanged) == -1)

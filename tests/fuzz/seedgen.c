@@ -156,6 +156,7 @@ gen_requests(const char *refresh, const char *access)
 	struct msg_list		li;
 	struct msg_revoke	rv;
 	struct msg_rename	rn;
+	struct msg_unlock	ul;
 	struct msg_revoke_all	ra;
 	struct msg_exchange	ex;
 	struct msg_verify	ve;
@@ -165,7 +166,7 @@ gen_requests(const char *refresh, const char *access)
 	static const uint8_t	bad_version[] = { 'T', 'K', 2, 8, 0, 0, 0, 0 };
 	static const uint8_t	response_type[] = { 'T', 'K', 1, 0x84, 0, 0, 0, 4,
 				    0, 0, 0, 1 };
-	static const uint8_t	unknown_type[] = { 'T', 'K', 1, 0x0a, 0, 0, 0, 0 };
+	static const uint8_t	unknown_type[] = { 'T', 'K', 1, 0x0b, 0, 0, 0, 0 };
 	static const uint8_t	status_len1[] = { 'T', 'K', 1, 0x08, 0, 0, 0, 1, 0 };
 	static const uint8_t	over_max[] = { 'T', 'K', 1, 0x01, 0, 0, 0x40, 0x01 };
 	static const uint8_t	list_flags2[] = { 'T', 'K', 1, 0x03, 0, 0, 0, 3,
@@ -230,6 +231,11 @@ gen_requests(const char *refresh, const char *access)
 	SET(rn.name, "laptop");
 	enc_rename(&w, &rn);
 	put_wbuf("fuzz_frame", "rename", &w);
+
+	memset(&ul, 0, sizeof(ul));
+	SET(ul.user, "bob");
+	enc_unlock(&w, &ul);
+	put_wbuf("fuzz_frame", "unlock", &w);
 
 	memset(&ra, 0, sizeof(ra));
 	enc_revoke_all(&w, &ra);
@@ -301,6 +307,7 @@ gen_responses(const char *refresh, const char *access)
 	struct msg_exchanged		 exd;
 	struct msg_verify_result	 vr;
 	struct msg_status_result	*st;
+	struct msg_unlocked		 ud;
 	char				 msg[TOKEND_ERRMSG_MAX + 1];
 	int				 i;
 	static const uint8_t		 conv_style0[] = { 'T', 'K', 1, 0x81, 0, 0, 0, 4,
@@ -364,6 +371,10 @@ gen_responses(const char *refresh, const char *access)
 
 	enc_renamed(&w);
 	put_wbuf("fuzz_response", "renamed", &w);
+
+	ud.was_limited = 1;
+	enc_unlocked(&w, &ud);
+	put_wbuf("fuzz_response", "unlocked", &w);
 
 	SET(exd.token, access);
 	exd.expires_in = 300;

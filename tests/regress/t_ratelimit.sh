@@ -65,8 +65,34 @@ expect_no_match "PAM was not run for it (no prompt)" 'Password' "$ERR"
 if is_root; then
 	as_nobody issue_token nobody-ok
 	expect_rc "another user is not limited by root's failures" 0
+	# An admin lets the user try again at once: tokenctl unlock.  First
+	# empty the exchange bucket too.
+	for i in 1 2 3 4; do tctl_in "$GONE" exchange; done
+	tctl_in "$LIVE" exchange
+	expect_match "before unlock, exchanges are refused too" 'too many failed exchanges' "$ERR"
+	as_nobody tctl unlock "$ME"
+	expect_rc "a non-admin cannot unlock anyone" 1
+	expect_match "... it is refused as not permitted" 'only admins may unlock' "$ERR"
+	tctl --json unlock "$ME"
+	expect_rc "unlock exits 0" 0
+	expect_json "unlock --json says the user had been locked out" \
+	    "j == {'user': '$ME', 'was_locked': True}" "$OUT"
+	expect_match "... and tells the admin on stderr" "^Unlocked $ME: " "$ERR"
+	expect_true "the log says who unlocked whom" wait_log "unlocked $ME \\(uid $MY_UID\\): failed authentications and exchanges forgotten, caller uid 0"
+	issue_token after-unlock
+	expect_rc "after unlock the right password issues at once" 0
+	tctl_in "$LIVE" exchange
+	expect_rc "and the exchange limit is lifted too" 0
+	tctl unlock "$ME"
+	expect_match "unlocking a user who is not locked out says so" "^$ME was not locked out" "$ERR"
+	tctl unlock no-such-user-here
+	expect_rc "unlock of an unknown user exits 1" 1
+	expect_match "... as no such user" 'no such user' "$ERR"
+	tctl unlock
+	expect_rc "unlock without a user is a usage error" 2
 else
 	skip "another user is not limited by root's failures"
+	skip "an admin unlocks a user"
 fi
 tctl status
 expect_rc "the daemon still serves" 0

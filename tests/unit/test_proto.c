@@ -46,6 +46,8 @@ union msg {
 	struct msg_revoke		revoke;
 	struct msg_revoke_all		revoke_all;
 	struct msg_rename		rename;
+	struct msg_unlock		unlock;
+	struct msg_unlocked		unlocked;
 	struct msg_exchange		exchange;
 	struct msg_verify		verify;
 	struct msg_error		error;
@@ -62,7 +64,7 @@ static const int all_types[] = {
 	MSG_ISSUE, MSG_CONV_REPLY, MSG_LIST, MSG_REVOKE, MSG_REVOKE_ALL,
 	MSG_EXCHANGE, MSG_VERIFY, MSG_STATUS, MSG_ERROR, MSG_CONV, MSG_ISSUED,
 	MSG_LIST_RESULT, MSG_REVOKED, MSG_EXCHANGED, MSG_VERIFY_RESULT,
-	MSG_STATUS_RESULT, MSG_RENAME, MSG_RENAMED,
+	MSG_STATUS_RESULT, MSG_RENAME, MSG_RENAMED, MSG_UNLOCK, MSG_UNLOCKED,
 };
 #define NTYPES	(sizeof(all_types) / sizeof(all_types[0]))
 
@@ -82,6 +84,8 @@ encode(int type, const union msg *m, struct wbuf *w)
 	case MSG_STATUS:	enc_status(w); break;
 	case MSG_RENAME:	enc_rename(w, &m->rename); break;
 	case MSG_RENAMED:	enc_renamed(w); break;
+	case MSG_UNLOCK:	enc_unlock(w, &m->unlock); break;
+	case MSG_UNLOCKED:	enc_unlocked(w, &m->unlocked); break;
 	case MSG_ERROR:
 		enc_error(w, m->error.code, m->error.message);
 		break;
@@ -126,6 +130,8 @@ decode(int type, const uint8_t *p, size_t n, union msg *m)
 	case MSG_STATUS:	return dec_status(p, n);
 	case MSG_RENAME:	return dec_rename(p, n, &m->rename);
 	case MSG_RENAMED:	return dec_renamed(p, n);
+	case MSG_UNLOCK:	return dec_unlock(p, n, &m->unlock);
+	case MSG_UNLOCKED:	return dec_unlocked(p, n, &m->unlocked);
 	case MSG_ERROR:		return dec_error(p, n, &m->error);
 	case MSG_CONV:		return dec_conv(p, n, &m->conv);
 	case MSG_ISSUED:	return dec_issued(p, n, &m->issued);
@@ -206,6 +212,10 @@ msg_eq(int type, const union msg *a, const union msg *b)
 	case MSG_RENAME:
 		return strcmp(a->rename.id, b->rename.id) == 0 &&
 		    strcmp(a->rename.name, b->rename.name) == 0;
+	case MSG_UNLOCK:
+		return strcmp(a->unlock.user, b->unlock.user) == 0;
+	case MSG_UNLOCKED:
+		return a->unlocked.was_limited == b->unlocked.was_limited;
 	case MSG_ERROR:
 		return a->error.code == b->error.code &&
 		    strcmp(a->error.message, b->error.message) == 0;
@@ -409,6 +419,18 @@ k_status(union msg *m)
 }
 
 static void
+k_unlock(union msg *m)
+{
+	SET(m->unlock.user, "bob");
+}
+
+static void
+k_unlocked(union msg *m)
+{
+	m->unlocked.was_limited = 1;
+}
+
+static void
 k_rename(union msg *m)
 {
 	SET(m->rename.id, T_RID);
@@ -545,6 +567,8 @@ static const struct known {
 	{ "status",			MSG_STATUS,		k_status },
 	{ "rename",			MSG_RENAME,		k_rename },
 	{ "renamed",			MSG_RENAMED,		k_status },
+	{ "unlock",			MSG_UNLOCK,		k_unlock },
+	{ "unlocked",			MSG_UNLOCKED,		k_unlocked },
 	{ "error",			MSG_ERROR,		k_error },
 	{ "error_violation",		MSG_ERROR,		k_error_violation },
 	{ "conv",			MSG_CONV,		k_conv },
@@ -977,15 +1001,15 @@ test_header(void)
 		CHECK((frame_hdr_decode(b, &hdr) == 0) == (t == 1),
 		    "only version 1 is accepted");
 	}
-	/* Exactly the nine request types are requests. */
+	/* Exactly the ten request types are requests. */
 	nreq = 0;
 	for (t = 0; t < 256; t++)
 		if (msgtype_is_request(t))
 			nreq++;
-	CHECK(nreq == 9, "nine request types");
-	for (t = MSG_ISSUE; t <= MSG_RENAME; t++)
+	CHECK(nreq == 10, "ten request types");
+	for (t = MSG_ISSUE; t <= MSG_UNLOCK; t++)
 		CHECK(msgtype_is_request(t), msgtype_name(t));
-	for (t = MSG_ERROR; t <= MSG_RENAMED; t++) {
+	for (t = MSG_ERROR; t <= MSG_UNLOCKED; t++) {
 		CHECK(!msgtype_is_request(t), msgtype_name(t));
 		CHECK(strcmp(msgtype_name(t), "UNKNOWN") != 0, "response has a name");
 	}
@@ -993,9 +1017,9 @@ test_header(void)
 	CHECK(strcmp(msgtype_name(MSG_STATUS_RESULT), "STATUS_RESULT") == 0,
 	    "STATUS_RESULT name");
 	CHECK(strcmp(msgtype_name(0), "UNKNOWN") == 0, "type 0 unknown");
-	CHECK(strcmp(msgtype_name(0x0a), "UNKNOWN") == 0, "type 0x0a unknown");
-	CHECK(strcmp(msgtype_name(0x89), "UNKNOWN") == 0, "type 0x89 unknown");
-	CHECK(!msg_len_ok(0x0a, 0) && !msg_len_ok(0xff, 4), "unknown types have no length");
+	CHECK(strcmp(msgtype_name(0x0b), "UNKNOWN") == 0, "type 0x0b unknown");
+	CHECK(strcmp(msgtype_name(0x8a), "UNKNOWN") == 0, "type 0x8a unknown");
+	CHECK(!msg_len_ok(0x0b, 0) && !msg_len_ok(0xff, 4), "unknown types have no length");
 	for (t = PERR_MALFORMED; t <= PERR_SHUTDOWN; t++)
 		CHECK(strcmp(proto_err_name(t), "unknown error") != 0,
 		    "every error code has a name");
@@ -1021,6 +1045,7 @@ test_lengths(void)
 		{ MSG_VERIFY,		2,	130 },
 		{ MSG_STATUS,		0,	0 },
 		{ MSG_RENAME,		4,	79 },
+		{ MSG_UNLOCK,		2,	258 },
 	};
 	size_t	i;
 
@@ -1120,6 +1145,12 @@ max_fill(int type, union msg *m)
 	case MSG_RENAME:
 		fill_str(m->rename.id, TOKEND_ID_LEN, 6);
 		fill_str(m->rename.name, TOKEND_NAME_MAX, 7);
+		break;
+	case MSG_UNLOCK:
+		fill_str(m->unlock.user, TOKEND_USER_MAX, 8);
+		break;
+	case MSG_UNLOCKED:
+		m->unlocked.was_limited = 1;
 		break;
 	case MSG_ERROR:
 		m->error.code = UINT16_MAX;
