@@ -45,14 +45,23 @@ cmd_delete_ask(const char *question)
 	}
 }
 
-/* The token whose id or name is arg, in list; NULL if none. */
+/*
+ * The token whose id or name is arg, in list; NULL if none.  A name is
+ * unique among live tokens only: an expired token, or one rotated (its
+ * name is its successor's), may share it, and the live one wins.
+ */
 static const struct tokend_token *
 find_in(const struct tokend_token *toks, size_t n, const char *arg)
 {
+	int64_t	now = output_now();
 	size_t	i;
 
 	for (i = 0; i < n; i++)
 		if (strcmp(toks[i].id, arg) == 0)
+			return &toks[i];
+	for (i = 0; i < n; i++)
+		if (strcmp(toks[i].name, arg) == 0 && toks[i].expires > now &&
+		    toks[i].parent[0] == '\0')
 			return &toks[i];
 	for (i = 0; i < n; i++)
 		if (strcmp(toks[i].name, arg) == 0)

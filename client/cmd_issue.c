@@ -11,6 +11,7 @@
 
 #include <json-c/json.h>
 
+#include "duration.h"
 #include "tokenctl.h"
 
 #define CMD_ISSUE_TEXT_MAX	1024	/* PAM messages are at most 512 bytes */
@@ -280,6 +281,95 @@ cmd_issue(struct tokenctl_opts *opts, int argc, char **argv)
 	}
 	rc = TOKENCTL_EXIT_OK;
 done:
+	tokend_wipe(token, sizeof(token));
+	tokend_conn_close(conn);
+	return rc;
+}
+
+static const struct option cmd_rotate_longopts[] = {
+	{ "help",	no_argument,		NULL,	TOKENCTL_OPT_HELP },
+	{ "json",	no_argument,		NULL,	TOKENCTL_OPT_JSON },
+	{ "overlap",	required_argument,	NULL,	TOKENCTL_OPT_OVERLAP },
+	{ "token-file",	required_argument,	NULL,	TOKENCTL_OPT_TOKEN_FILE },
+	{ NULL,		0,			NULL,	0 }
+};
+
+/*
+ * tokenctl rotate: the refresh token on stdin (or in --token-file) is the
+ * credential; its successor is printed once.
+ */
+int
+cmd_rotate(struct tokenctl_opts *opts, int argc, char **argv)
+{
+	struct tokend_token	 info;
+	struct tokend_conn	*conn = NULL;
+	enum tokend_err		 err;
+	const char		*token_file = NULL, *cause = NULL;
+	char			 token[TOKEND_TOKEN_SIZE], *refresh = NULL;
+	char			 until[OUTPUT_TIME_SIZE], rel[OUTPUT_TIME_SIZE];
+	int64_t			 secs, overlap = 0, now;
+	int			 ch, rc;
+
+	memset(&info, 0, sizeof(info));
+	memset(token, 0, sizeof(token));
+	while ((ch = getopt_long(argc, argv, ":", cmd_rotate_longopts,
+	    NULL)) != -1) {
+		switch (ch) {
+		case TOKENCTL_OPT_HELP:
+			tokenctl_command_usage(stdout, "rotate");
+			return TOKENCTL_EXIT_OK;
+		case TOKENCTL_OPT_JSON:
+			opts->json = 1;
+			break;
+		case TOKENCTL_OPT_OVERLAP:
+			if (duration_parse(optarg, &secs) == -1 ||
+			    secs > UINT32_MAX)
+				return tokenctl_usage_error("rotate: bad "
+				    "--overlap %s (" DURATION_UNITS ")",
+				    tokenctl_safe_arg(optarg));
+			overlap = secs;
+			break;
+		case TOKENCTL_OPT_TOKEN_FILE:
+			token_file = optarg;
+			break;
+		default:
+			return tokenctl_getopt_error("rotate", ch, argv);
+		}
+	}
+	if (optind != argc)
+		return tokenctl_usage_error("rotate: unexpected argument %s",
+		    tokenctl_safe_arg(argv[optind]));
+	if (token_file != NULL) {
+		if (credfile_read(token_file, &refresh, &cause) == -1) {
+			tokenctl_failx(TOKEND_E_ARG, "rotate: --token-file "
+			    "%s: %s", tokenctl_safe_arg(token_file), cause);
+			return TOKENCTL_EXIT_USAGE;
+		}
+	} else if ((rc = tokenctl_read_token("rotate", "Refresh token: ",
+	    &refresh)) != 0)
+		return rc;
+	if ((rc = tokenctl_connect(opts, &conn)) != 0)
+		goto done;
+	err = tokend_token_rotate(conn, refresh, (uint32_t)overlap, token,
+	    &info);
+	if (err != TOKEND_OK) {
+		rc = tokenctl_fail(conn, err, "rotate");
+		goto done;
+	}
+	now = output_now();
+	cmd_issue_report(&info, now);
+	output_time_rfc3339(now + overlap, until, sizeof(until));
+	output_time_relative(now + overlap, now, rel, sizeof(rel));
+	fprintf(stderr, overlap > 0 ? "The old token works until %s (%s), "
+	    "then is refused; used after that, it and this one are revoked.\n"
+	    : "The old token no longer works; used again, it and this one "
+	    "are revoked.\n", until, rel);
+	if (cmd_issue_print(opts, token, &info) == -1) {
+		tokenctl_failx(TOKEND_E_IO, "rotate: cannot write the token");
+		rc = TOKENCTL_EXIT_UNREACHABLE;
+	}
+done:
+	prompt_free(refresh);
 	tokend_wipe(token, sizeof(token));
 	tokend_conn_close(conn);
 	return rc;

@@ -40,10 +40,23 @@ cmd_list_expiry(int64_t expires, int64_t now, char *buf, size_t size)
 	snprintf(buf, size, "%s%s", expires <= now ? "expired " : "", rel);
 }
 
-/* One token as a JSON object: the fields of list, with uid and state. */
+/*
+ * A rotated refresh token names its successor in parent (PROTOCOL.md
+ * §5.10); its expiry is then the end of its overlap.
+ */
+static int
+cmd_list_rotated(const struct tokend_token *t)
+{
+	return t->kind == TOKEND_KIND_REFRESH && t->parent[0] != '\0';
+}
+
+/* One token as a JSON object: the fields of list (rotated_to if so). */
 static int
 cmd_list_json_token(struct json_object *o, const struct tokend_token *t)
 {
+	if (cmd_list_rotated(t) &&
+	    output_json_string(o, "rotated_to", t->parent) == -1)
+		return -1;
 	if (output_json_string(o, "id", t->id) == -1 ||
 	    output_json_string(o, "user", t->user) == -1 ||
 	    output_json_string(o, "name", t->name) == -1 ||
@@ -92,6 +105,7 @@ cmd_list_table(const struct tokend_token *toks, size_t n, int show_user)
 	char			 rel[OUTPUT_TIME_SIZE + 8], used[OUTPUT_TIME_SIZE];
 	char			 expires[2 * OUTPUT_TIME_SIZE + 16];
 	char			 scopes[OUTPUT_SCOPES_SIZE];
+	char			 name[TOKEND_NAME_SIZE + TOKEND_ID_SIZE + 16];
 	unsigned		 skip = show_user ? 0 : 1;
 	int64_t			 now = output_now();
 	size_t			 i;
@@ -110,7 +124,10 @@ cmd_list_table(const struct tokend_token *toks, size_t n, int show_user)
 		output_scopes(&toks[i], ",", scopes, sizeof(scopes));
 		cells[0] = toks[i].user;
 		cells[1] = toks[i].id;
-		cells[2] = toks[i].name;
+		snprintf(name, sizeof(name), "%s%s%s%s", toks[i].name,
+		    cmd_list_rotated(&toks[i]) ? " (rotated to " : "",
+		    toks[i].parent, cmd_list_rotated(&toks[i]) ? ")" : "");
+		cells[2] = name;
 		cells[3] = created;
 		cells[4] = expires;
 		cells[5] = used;
@@ -209,7 +226,8 @@ cmd_show_print(const struct tokenctl_opts *opts, const struct tokend_token *t)
 	char			 name[TOKEND_NAME_SIZE], user[TOKEND_USER_SIZE];
 	char			 scopes[OUTPUT_SCOPES_SIZE];
 	int64_t			 now = output_now();
-	const char		*state = t->expires > now ? "active" : "expired";
+	const char		*state = cmd_list_rotated(t) ? "rotated" :
+				    t->expires > now ? "active" : "expired";
 	int			 rc = -1;
 
 	if (opts->json) {
@@ -230,11 +248,17 @@ cmd_show_print(const struct tokenctl_opts *opts, const struct tokend_token *t)
 	output_scopes(t, " ", scopes, sizeof(scopes));
 	printf("id:         %s\n"
 	    "name:       %s\n"
-	    "user:       %s (uid %u)\n"
-	    "state:      %s\n"
-	    "created:    %s\n"
-	    "expires:    %s (%s)\n",
-	    t->id, name, user, (unsigned)t->uid, state, created, expires, rel);
+	    "kind:       refresh\n"
+	    "user:       %s (uid %u)\n",
+	    t->id, name, user, (unsigned)t->uid);
+	if (cmd_list_rotated(t))
+		printf("state:      rotated, to %s; %s %s (%s)\n", t->parent,
+		    t->expires > now ? "works until" : "refused since",
+		    expires, rel);
+	else
+		printf("state:      %s\n", state);
+	printf("created:    %s\n"
+	    "expires:    %s (%s)\n", created, expires, rel);
 	if (t->last_used == 0)
 		printf("last used:  never\n");
 	else {

@@ -63,8 +63,8 @@ cmd_token_plain_args(struct tokenctl_opts *opts, const char *cmd, int argc,
 }
 
 /* Read the token from stdin; 0 or an exit status (reported). */
-static int
-cmd_token_read(const char *cmd, const char *prompt, char **token)
+int
+tokenctl_read_token(const char *cmd, const char *prompt, char **token)
 {
 	const char	*cause = NULL;
 
@@ -165,7 +165,7 @@ cmd_token_exchange(struct tokenctl_opts *opts, int argc, char **argv)
 			    "%s: %s", tokenctl_safe_arg(token_file), cause);
 			return TOKENCTL_EXIT_USAGE;
 		}
-	} else if ((rc = cmd_token_read("exchange", "Refresh token: ",
+	} else if ((rc = tokenctl_read_token("exchange", "Refresh token: ",
 	    &refresh)) != 0)
 		return rc;
 	rc = 0;
@@ -294,7 +294,7 @@ cmd_token_verify(struct tokenctl_opts *opts, int argc, char **argv)
 
 	if ((rc = cmd_token_plain_args(opts, "verify", argc, argv)) != -1)
 		return rc;
-	if ((rc = cmd_token_read("verify", "Token: ", &token)) != 0)
+	if ((rc = tokenctl_read_token("verify", "Token: ", &token)) != 0)
 		return rc;
 	memset(&info, 0, sizeof(info));
 	/* Connect first: an unreachable daemon is exit 3 whatever the token. */

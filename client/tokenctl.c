@@ -36,6 +36,7 @@ static const struct tokenctl_cmd {
 	{ "verify",	cmd_token_verify },
 	{ "status",	cmd_token_status },
 	{ "unlock",	cmd_unlock },
+	{ "rotate",	cmd_rotate },
 };
 
 /* This run's options: failures are reported as JSON too with --json. */
@@ -70,6 +71,8 @@ tokenctl_usage(FILE *f)
 	    "                   revoke one or all refresh tokens\n"
 	    "  exchange [--scope S]... [--lifetime 10m] [--token-file F] [--cache]\n"
 	    "                   trade a refresh token (stdin) for an access token\n"
+	    "  rotate [--overlap 10m] [--token-file F]\n"
+	    "                   replace a refresh token (stdin) with a new one\n"
 	    "  verify           check a token (stdin); exit 0 if active\n"
 	    "  status           daemon version, health and counters\n"
 	    "  unlock USER      let USER try again after failed attempts (admins)\n"
@@ -151,6 +154,19 @@ static const struct {
 	  "Check a token read from stdin: exit 0 if it is active, 1 if not.\n"
 	  "With --json, an RFC 7662 introspection answer.  Root and the\n"
 	  "verifier group only.\n" },
+	{ "rotate",
+	  "usage: tokenctl rotate [--overlap DURATION] [--token-file FILE] "
+	  "[< token]\n"
+	  "\n"
+	  "Replace a refresh token, read from stdin or FILE, with a new one of\n"
+	  "the same name, scopes and expiry, printed on stdout once.  No\n"
+	  "password: the token is the credential, so a job can rotate its own.\n"
+	  "The old token is refused from then on (after the overlap); used\n"
+	  "again, it and its successor are both revoked.\n"
+	  "\n"
+	  "  --overlap DURATION  the old token keeps working this long (default\n"
+	  "                      0, at most the host's rotate_overlap_max, 1h)\n"
+	  "  --token-file FILE   read the token from FILE (yours, mode 600)\n" },
 	{ "unlock",
 	  "usage: tokenctl unlock USER\n"
 	  "\n"

@@ -50,6 +50,7 @@ enum {
 	TOKENCTL_OPT_EXPIRED,
 	TOKENCTL_OPT_TOKEN_FILE,
 	TOKENCTL_OPT_CACHE,
+	TOKENCTL_OPT_OVERLAP,
 };
 
 /* tokenctl.c */
@@ -91,6 +92,9 @@ int	 cmd_delete(struct tokenctl_opts *, int, char **);
 int	 cmd_show(struct tokenctl_opts *, int, char **);
 int	 cmd_rename(struct tokenctl_opts *, int, char **);
 int	 cmd_unlock(struct tokenctl_opts *, int, char **);
+int	 cmd_rotate(struct tokenctl_opts *, int, char **);
+/* A token from stdin (never argv); 0 or an exit status (reported). */
+int	 tokenctl_read_token(const char *cmd, const char *prompt, char **token);
 /* The caller's (or user's) token with id or name arg (cmd_delete.c). */
 int	 tokenctl_find_token(struct tokend_conn *, const char *cmd,
 	     const char *user, const char *arg, struct tokend_token *found);

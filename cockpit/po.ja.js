@@ -51,6 +51,8 @@ cockpit.locale({
  "On a date…": [null, "日付を指定…"],
  "Only administrators may see or delete other users' tokens.": [null, "他のユーザーのトークンを表示・削除できるのは管理者だけです。"],
  "Optional. Separate them with spaces, such as “deploy mail”. A service can accept only tokens with its scope.": [null, "任意です。空白で区切って指定します（例:「deploy mail」）。サービスは、自分のスコープを持つトークンだけを受け付けることができます。"],
+ "Replaced by token $0; works until its overlap ends": [null, "トークン $0 に置き換えられました。重複期間の終わりまで使えます"],
+ "Rotated": [null, "ローテーション済み"],
  "Save this token now. It cannot be shown again.": [null, "このトークンを今すぐ保存してください。再表示はできません。"],
  "Scopes": [null, "スコープ"],
  "Show": [null, "表示"],

@@ -262,6 +262,10 @@ function renderRow(t, all, now) {
     const row = el("tr", { class: expired ? "is-expired" : "" },
                    el("td", { class: "col-user", text: t.user }),
                    el("td", { class: "name" }, el("span", { class: "token-name", text: t.name }),
+                      t.rotated_to
+                          ? el("span", { class: "badge badge-rotated", text: _("Rotated"),
+                                         title: cockpit.format(_("Replaced by token $0; works until its overlap ends"), t.rotated_to) })
+                          : null,
                       el("span", { class: "token-id", text: t.id, title: _("Token id, as tokenctl shows it") })),
                    el("td", {}, el("time", { datetime: t.created, title: formatDateTime(t.created), text: formatDate(t.created) })),
                    expires,

@@ -98,6 +98,8 @@ static const struct config_entry config_table[] = {
 	{ "access_default", CONFIG_SECS64, CONFIG_FIELD(access_default),
 	  1, DAY },
 	{ "access_max", CONFIG_SECS64, CONFIG_FIELD(access_max), 1, DAY },
+	{ "rotate_overlap_max", CONFIG_SECS64,
+	  CONFIG_FIELD(rotate_overlap_max), 0, DAY },
 	{ "max_tokens_per_user", CONFIG_COUNT,
 	  CONFIG_FIELD(max_tokens_per_user), 1, 100000 },
 	{ "exchange_fail_burst", CONFIG_COUNT,
@@ -163,6 +165,7 @@ config_defaults(struct config *conf)
 	conf->refresh_max = TOKEND_DEF_REFRESH_MAX;
 	conf->access_default = TOKEND_DEF_ACCESS_DEFAULT;
 	conf->access_max = TOKEND_DEF_ACCESS_MAX;
+	conf->rotate_overlap_max = TOKEND_DEF_ROTATE_OVERLAP_MAX;
 	conf->max_tokens_per_user = TOKEND_DEF_MAX_TOKENS_PER_USER;
 
 	conf->exchange_fail_burst = TOKEND_DEF_EXCHANGE_FAIL_BURST;

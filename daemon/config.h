@@ -38,6 +38,7 @@
 #define TOKEND_DEF_REFRESH_MAX                (365 * 86400)
 #define TOKEND_DEF_ACCESS_DEFAULT             (5 * 60)
 #define TOKEND_DEF_ACCESS_MAX                 3600
+#define TOKEND_DEF_ROTATE_OVERLAP_MAX         3600
 #define TOKEND_DEF_MAX_TOKENS_PER_USER        50
 #define TOKEND_DEF_EXCHANGE_FAIL_BURST        10
 #define TOKEND_DEF_EXCHANGE_FAIL_PER_MINUTE   10
@@ -82,6 +83,7 @@ struct config {
 	int64_t		refresh_max;		/* 365 days */
 	int64_t		access_default;		/* 5 minutes */
 	int64_t		access_max;		/* 1 hour */
+	int64_t		rotate_overlap_max;	/* ROTATE --overlap, 1 hour */
 	unsigned	max_tokens_per_user;	/* 50 */
 
 	/* failure rate limits: token buckets; burst 0 turns one off */

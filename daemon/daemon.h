@@ -43,6 +43,8 @@ struct counters {
 	uint64_t	accounts_refused;	/* VERIFY/EXCHANGE refused: account disabled */
 	uint64_t	purged;
 	uint64_t	rate_limited;		/* requests refused by a failure limit */
+	uint64_t	rotated;
+	uint64_t	reuse_detected;		/* rotated tokens replayed after their overlap */
 };
 
 struct daemon {

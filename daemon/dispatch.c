@@ -41,6 +41,7 @@ enum who {
 static int	handle_issue(struct conn *, const uint8_t *, size_t);
 static int	handle_rename(struct conn *, const uint8_t *, size_t);
 static int	handle_unlock(struct conn *, const uint8_t *, size_t);
+static int	handle_rotate(struct conn *, const uint8_t *, size_t);
 static int	handle_conv_reply(struct conn *, const uint8_t *, size_t);
 static int	handle_list(struct conn *, const uint8_t *, size_t);
 static int	handle_revoke(struct conn *, const uint8_t *, size_t);
@@ -67,6 +68,7 @@ static const struct handler {
 	{ MSG_STATUS,		WHO_ANY,	handle_status },
 	{ MSG_RENAME,		WHO_ANY,	handle_rename },
 	{ MSG_UNLOCK,		WHO_ANY,	handle_unlock },
+	{ MSG_ROTATE,		WHO_ANY,	handle_rotate },
 };
 
 static struct wbuf	reply;		/* scratch for one answer */
@@ -242,6 +244,12 @@ record_to_proto(const struct token_record *r, struct proto_record *p)
 	p->kind = TOKEN_REFRESH;
 	p->created = r->created;
 	p->expires = r->expires;
+	/* Rotated: parent names the successor; it is accepted until then. */
+	if (r->rotated_to != 0) {
+		tokenfmt_id_str(r->rotated_to, p->parent);
+		if (r->overlap_until < p->expires)
+			p->expires = r->overlap_until;
+	}
 	p->last_used = lastused_get(r->id, r->last_used);
 	p->nscopes = r->nscopes;
 	for (i = 0; i < r->nscopes; i++)
@@ -261,8 +269,8 @@ precheck_cb(const struct token_record *r, void *arg)
 {
 	struct precheck	*p = arg;
 
-	if (r->expires <= p->now)
-		return 0;
+	if (r->expires <= p->now || r->rotated_to != 0)
+		return 0;	/* a rotated token's name and place are its successor's */
 	p->live++;
 	if (strcmp(r->name, p->name) == 0)
 		p->taken = 1;
@@ -463,12 +471,25 @@ pending_free(struct pending *p, struct conn *c)
 		conn_done(c);
 }
 
+/* ISSUED: the new token, shown this once, and its record. */
+static void
+send_issued(struct conn *c, const char *token, const struct token_record *rec)
+{
+	struct msg_issued	out;
+
+	memset(&out, 0, sizeof(out));
+	memcpy(out.token, token, sizeof(out.token));
+	record_to_proto(rec, &out.rec);
+	enc_issued(&reply, &out);
+	conn_send(c, &reply);
+	explicit_bzero(&out, sizeof(out));
+}
+
 static void
 issue_done(struct store_op *op)
 {
 	struct pending		*p = (struct pending *)op;
 	struct token_record	*rec = &op->rec;
-	struct msg_issued	 out;
 	struct conn		*c = pending_end(p);
 	char			 when[32];
 
@@ -507,14 +528,8 @@ issue_done(struct store_op *op)
 	    (unsigned)rec->uid, log_time(rec->expires, when, sizeof(when)),
 	    (unsigned)p->caller_uid, (int)p->caller_pid,
 	    c == NULL ? "; the client left before it was shown" : "");
-	if (c != NULL) {
-		memset(&out, 0, sizeof(out));
-		memcpy(out.token, p->token, sizeof(out.token));
-		record_to_proto(rec, &out.rec);
-		enc_issued(&reply, &out);
-		conn_send(c, &reply);
-		explicit_bzero(&out, sizeof(out));
-	}
+	if (c != NULL)
+		send_issued(c, p->token, rec);
 done:
 	pending_free(p, c);
 }
@@ -904,25 +919,98 @@ handle_revoke_all(struct conn *c, const uint8_t *body, size_t len)
 	return CONN_FRAME_DONE;
 }
 
+/* EXCHANGE and ROTATE guess nothing once the caller failed too often. */
+static int
+exchange_limited(struct conn *c)
+{
+	char	when[32];
+
+	if (ratelimit_allowed(RL_EXCHANGE, conn_peer(c)->uid))
+		return 0;
+	td->stats.rate_limited++;
+	conn_error(c, PERR_RATE_LIMITED, "too many failed exchanges; try again "
+	    "in %s", duration_format(ratelimit_wait(RL_EXCHANGE,
+	    conn_peer(c)->uid), when, sizeof(when)));
+	return 1;
+}
+
+#define TOKEN_REUSED	-2	/* token_active(): a rotated token, replayed */
+
 /*
  * The refresh record behind a token, if the token is active now.
- * Fills *claims and *rec; 0 when active.
+ * Fills *claims and *rec; 0 when active, -1 when not, TOKEN_REUSED for
+ * the right secret of a refresh token whose rotation overlap is over.
  */
 static int
 token_active(const char *text, struct token_claims *claims,
     struct token_record *rec, int64_t now)
 {
+	int	rotated_out;
+
 	if (token_parse(td->keys, text, strlen(text), claims) == -1)
 		return -1;
 	if (store_get_token(td->store, claims->rid, rec) != STORE_OK)
 		return -1;
 	if (rec->expires <= now)
 		return -1;
-	if (claims->kind == TOKEN_REFRESH)
-		return token_hash_equal(claims->hash, rec->hash) ? 0 : -1;
-	if (claims->exp <= now || claims->iat > now + 60)
+	rotated_out = rec->rotated_to != 0 && rec->overlap_until <= now;
+	if (claims->kind == TOKEN_REFRESH) {
+		if (!token_hash_equal(claims->hash, rec->hash))
+			return -1;
+		return rotated_out ? TOKEN_REUSED : 0;
+	}
+	/* An access token dies with the overlap of its rotated parent. */
+	if (rotated_out || claims->exp <= now || claims->iat > now + 60)
 		return -1;
 	return 0;
+}
+
+static void
+reuse_done(struct store_op *op)
+{
+	struct pending	*p = (struct pending *)op;
+	char		 next[TOKEND_ID_LEN + 1];
+
+	if (op->result == STORE_OK) {
+		vcache_forget(op->id);
+		lastused_forget(op->id);
+		if (op->rec.rotated_to != 0) {
+			vcache_forget(op->rec.rotated_to);
+			lastused_forget(op->rec.rotated_to);
+			td->stats.revoked++;
+		}
+		tokenfmt_id_str(op->rec.rotated_to, next);
+		log_warnx("reuse of rotated token %s \"%s\" of %s (uid %u) "
+		    "after its overlap, by caller uid %u pid %d: it and its "
+		    "successor %s are revoked", p->id, op->rec.name,
+		    op->rec.user, (unsigned)op->rec.uid,
+		    (unsigned)p->caller_uid, (int)p->caller_pid, next);
+	} else if (op->result != STORE_NOTFOUND)
+		log_warnx("reuse of rotated token %s: cannot revoke: %s",
+		    p->id, op->cause ? op->cause : "?");
+	pending_free(p, NULL);
+}
+
+/*
+ * A rotated token came back after its overlap: whoever holds it may have
+ * stolen it, so its successor (maybe in the thief's hands, maybe in the
+ * owner's) is revoked with it (OAuth 2.0 Security BCP, refresh token
+ * reuse).  The request itself is answered as for an inactive token.
+ */
+static void
+reuse_detected(struct conn *c, const struct token_record *rec)
+{
+	struct pending	*p;
+
+	td->stats.reuse_detected++;
+	vcache_forget(rec->id);
+	vcache_forget(rec->rotated_to);
+	if ((p = pending_new(c, STORE_OP_DEL_CHAIN, reuse_done)) == NULL)
+		return;
+	p->op.arg = NULL;	/* the request is answered now: nobody waits */
+	p->op.id = rec->id;
+	tokenfmt_id_str(rec->id, p->id);
+	writer_submit(&p->op);
 }
 
 /*
@@ -932,7 +1020,8 @@ token_active(const char *text, struct token_claims *claims,
  * expired only to its owner presenting the right secret.
  */
 static void
-exchange_refused(struct conn *c, const char *text, int64_t now)
+exchange_refused(struct conn *c, const char *text, int64_t now,
+    const char *verb)
 {
 	struct token_claims	claims;
 	struct token_record	rec;
@@ -942,7 +1031,7 @@ exchange_refused(struct conn *c, const char *text, int64_t now)
 		goto inactive;
 	if (claims.kind != TOKEN_REFRESH) {
 		conn_error(c, PERR_INACTIVE, "only refresh tokens (tkr_...) "
-		    "can be exchanged; this is an access token (tka_...)");
+		    "can be %s; this is an access token (tka_...)", verb);
 		return;
 	}
 	if (store_get_token(td->store, claims.rid, &rec) == STORE_OK &&
@@ -1020,7 +1109,7 @@ handle_exchange(struct conn *c, const uint8_t *body, size_t len)
 	char			when[32];
 	size_t			flen;
 	uint8_t			i, j;
-	int			ret = CONN_FRAME_DONE, usable;
+	int			ret = CONN_FRAME_DONE, usable, active;
 
 	out.token[0] = '\0';
 	memset(&claims, 0, sizeof(claims));
@@ -1028,30 +1117,29 @@ handle_exchange(struct conn *c, const uint8_t *body, size_t len)
 		conn_error(c, PERR_MALFORMED, "malformed EXCHANGE");
 		goto done;
 	}
-	if (!ratelimit_allowed(RL_EXCHANGE, conn_peer(c)->uid)) {
-		td->stats.rate_limited++;
-		conn_error(c, PERR_RATE_LIMITED, "too many failed exchanges; "
-		    "try again in %s", duration_format(ratelimit_wait(
-		    RL_EXCHANGE, conn_peer(c)->uid), when, sizeof(when)));
+	if (exchange_limited(c))
 		goto done;
-	}
 	rec = NULL;
 	if (td->conf.answer_cache) {
 		vcache_tag(m.token, strlen(m.token), tag);
 		rec = vcache_get_record(tag, now, &acct);
 	}
 	if (rec == NULL) {
-		if (token_active(m.token, &claims, &found, now) == -1 ||
-		    claims.kind != TOKEN_REFRESH) {
+		if ((active = token_active(m.token, &claims, &found, now)) ==
+		    TOKEN_REUSED)
+			reuse_detected(c, &found);
+		if (active != 0 || claims.kind != TOKEN_REFRESH) {
 			ratelimit_fail(RL_EXCHANGE, conn_peer(c)->uid);
-			exchange_refused(c, m.token, now);
+			exchange_refused(c, m.token, now, "exchanged");
 			log_info("exchange refused for caller uid %u pid %d",
 			    (unsigned)conn_peer(c)->uid, (int)conn_peer(c)->pid);
 			goto done;
 		}
 		usable = owner_usable(account_usable(found.uid, found.user,
 		    now, &acct));
-		if (usable == 1 && td->conf.answer_cache)
+		/* A rotated record is not kept: its overlap must be looked at. */
+		if (usable == 1 && td->conf.answer_cache &&
+		    found.rotated_to == 0)
 			vcache_put_record(tag, now, &found, acct);
 		rec = &found;
 	} else {
@@ -1090,6 +1178,8 @@ handle_exchange(struct conn *c, const uint8_t *body, size_t len)
 	exp = now + lifetime;
 	if (exp > rec->expires)
 		exp = rec->expires;
+	if (rec->rotated_to != 0 && exp > rec->overlap_until)
+		exp = rec->overlap_until;
 	if (token_mint_access(td->keys, rec->id, now, exp, mask, out.token,
 	    sizeof(out.token), &jti) == -1) {
 		conn_error(c, PERR_INTERNAL, "cannot make a token");
@@ -1149,7 +1239,7 @@ handle_verify(struct conn *c, const uint8_t *body, size_t len)
 	uint32_t			acct = 0;
 	size_t				flen;
 	uint8_t				j;
-	int				ret = CONN_FRAME_DONE, usable = 0;
+	int				ret = CONN_FRAME_DONE, usable = 0, active;
 
 	if (dec_verify(body, len, &m) == -1) {
 		conn_error(c, PERR_MALFORMED, "malformed VERIFY");
@@ -1171,7 +1261,10 @@ handle_verify(struct conn *c, const uint8_t *body, size_t len)
 			goto answer;	/* inactive */
 		}
 	}
-	if (token_active(m.token, &claims, &rec, now) == 0) {
+	if ((active = token_active(m.token, &claims, &rec, now)) ==
+	    TOKEN_REUSED)
+		reuse_detected(c, &rec);
+	if (active == 0) {
 		usable = owner_usable(account_usable(rec.uid, rec.user, now,
 		    &acct));
 		if (usable == OWNER_WAIT) {
@@ -1182,7 +1275,7 @@ handle_verify(struct conn *c, const uint8_t *body, size_t len)
 	if (usable == 1) {
 		out.active = 1;
 		record_to_proto(&rec, &out.rec);
-		until = rec.expires;
+		until = out.rec.expires;	/* a rotated token's: its overlap */
 		if (claims.kind == TOKEN_ACCESS) {
 			tokenfmt_id_str(claims.jti, out.rec.id);
 			tokenfmt_id_str(claims.rid, out.rec.parent);
@@ -1207,6 +1300,124 @@ answer:
 	if (out.active && frame != NULL && td->conf.answer_cache)
 		vcache_put(tag, now, rec.id, acct, until, rec.last_used, frame,
 		    flen, a.last_used_off);
+done:
+	explicit_bzero(m.token, sizeof(m.token));
+	explicit_bzero(&claims, sizeof(claims));
+	return ret;
+}
+
+static void
+rotate_done(struct store_op *op)
+{
+	struct pending		*p = (struct pending *)op;
+	struct token_record	*rec = &op->rec;
+	struct conn		*c = pending_end(p);
+	char			 old[TOKEND_ID_LEN + 1], when[32];
+
+	tokenfmt_id_str(op->id, old);
+	if (op->result != STORE_OK) {
+		if (op->result != STORE_EXISTS && op->result != STORE_NOTFOUND)
+			log_warnx("rotation of %s failed: %s", old,
+			    op->cause ? op->cause : "store error");
+		if (c != NULL)
+			conn_error(c, op->result == STORE_EXISTS ||
+			    op->result == STORE_NOTFOUND ? PERR_INACTIVE :
+			    PERR_STORE, op->result == STORE_EXISTS ? "the "
+			    "refresh token was rotated already" :
+			    op->result == STORE_NOTFOUND ? "the refresh token "
+			    "is not active" : op->result == STORE_FULL ?
+			    "the token database is full" : "cannot store the "
+			    "token");
+		pending_free(p, c);
+		return;
+	}
+	/* Answers kept for the old token did not know of its overlap. */
+	vcache_forget(op->id);
+	td->stats.rotated++;
+	log_info("rotated token %s \"%s\" of %s (uid %u) to %s; the old one "
+	    "works until %s; caller uid %u pid %d%s", old, rec->name,
+	    rec->user, (unsigned)rec->uid, p->id, log_time(op->until, when,
+	    sizeof(when)), (unsigned)p->caller_uid, (int)p->caller_pid,
+	    c == NULL ? "; the client left before it was shown" : "");
+	if (c != NULL)
+		send_issued(c, p->token, rec);
+	pending_free(p, c);
+}
+
+/*
+ * ROTATE: the refresh token is the credential (no PAM: a job rotates its
+ * own token).  Its successor gets a new id and secret and the same name,
+ * scopes and expiry; the old one works for the overlap, then is kept only
+ * to tell a replay (token_active: TOKEN_REUSED).
+ */
+static int
+handle_rotate(struct conn *c, const uint8_t *body, size_t len)
+{
+	struct msg_rotate	 m;
+	struct token_claims	 claims;
+	struct token_record	 old, *rec;
+	struct pending		*p;
+	char			 when[32], next[TOKEND_ID_LEN + 1];
+	int64_t			 now = clock_now();
+	uint32_t		 acct = 0;
+	int			 active, usable, ret = CONN_FRAME_DONE;
+
+	if (dec_rotate(body, len, &m) == -1) {
+		conn_error(c, PERR_MALFORMED, "malformed ROTATE");
+		return CONN_FRAME_DONE;
+	}
+	if (exchange_limited(c))
+		goto done;
+	if ((int64_t)m.overlap > td->conf.rotate_overlap_max) {
+		conn_error(c, PERR_INVALID, "the overlap is at most %s on this "
+		    "host", duration_format(td->conf.rotate_overlap_max, when,
+		    sizeof(when)));
+		goto done;
+	}
+	if ((active = token_active(m.token, &claims, &old, now)) ==
+	    TOKEN_REUSED)
+		reuse_detected(c, &old);
+	if (active != 0 || claims.kind != TOKEN_REFRESH) {
+		ratelimit_fail(RL_EXCHANGE, conn_peer(c)->uid);
+		exchange_refused(c, m.token, now, "rotated");
+		goto done;
+	}
+	if (old.rotated_to != 0) {
+		tokenfmt_id_str(old.rotated_to, next);
+		conn_error(c, PERR_INACTIVE, "the refresh token was rotated "
+		    "already (to %s): rotate that one", next);
+		goto done;
+	}
+	usable = owner_usable(account_usable(old.uid, old.user, now, &acct));
+	if (usable == OWNER_WAIT) {
+		ret = CONN_FRAME_RETRY;
+		goto done;
+	}
+	if (!usable) {
+		conn_error(c, PERR_INACTIVE, "the refresh token is not active");
+		goto done;
+	}
+	if ((p = pending_new(c, STORE_OP_ROTATE, rotate_done)) == NULL)
+		goto done;
+	rec = &p->op.rec;
+	if (token_mint_refresh(td->keys, p->token, sizeof(p->token), &rec->id,
+	    rec->hash) == -1) {
+		conn_error(c, PERR_INTERNAL, "cannot make a token");
+		pending_free(p, c);
+		goto done;
+	}
+	tokenfmt_id_str(rec->id, p->id);
+	rec->kind = TOKEN_REFRESH;
+	rec->uid = old.uid;
+	rec->created = now;
+	rec->expires = old.expires;	/* rotation never extends a token */
+	memcpy(rec->user, old.user, sizeof(rec->user));
+	memcpy(rec->name, old.name, sizeof(rec->name));
+	rec->nscopes = old.nscopes;
+	memcpy(rec->scopes, old.scopes, sizeof(rec->scopes));
+	p->op.id = old.id;
+	p->op.until = now + m.overlap;
+	pending_submit(p);
 done:
 	explicit_bzero(m.token, sizeof(m.token));
 	explicit_bzero(&claims, sizeof(claims));
@@ -1274,7 +1485,9 @@ handle_status(struct conn *c, const uint8_t *body, size_t len)
 		status_add(m, "pam_timeouts", s->pam_timeouts);
 		status_add(m, "purged", s->purged);
 		status_add(m, "rate_limited", s->rate_limited);
-		for (t = MSG_ISSUE; t <= MSG_UNLOCK; t++) {
+		status_add(m, "rotated", s->rotated);
+		status_add(m, "reuse_detected", s->reuse_detected);
+		for (t = MSG_ISSUE; t <= MSG_ROTATE; t++) {
 			snprintf(key, sizeof(key), "requests_%s", msgtype_name(t));
 			status_add(m, key, s->requests[t]);
 		}

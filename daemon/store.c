@@ -79,6 +79,14 @@ store_encode(const struct token_record *rec, uint8_t *buf)
 		memcpy(buf + off, rec->scopes[i], slen);
 		off += slen;
 	}
+	/* Records of before rotation existed have no trailer, and need none. */
+	if (rec->rotated_to != 0 || rec->rotated_from != 0) {
+		buf[off++] = 'R';
+		store_put64(buf + off, rec->rotated_to);
+		store_put64(buf + off + 8, (uint64_t)rec->overlap_until);
+		store_put64(buf + off + 16, rec->rotated_from);
+		off += 24;
+	}
 	return (off);
 }
 
@@ -140,6 +148,12 @@ store_decode(const MDB_val *key, const MDB_val *val, struct token_record *rec)
 		if (store_decode_str(p, len, &off, n, rec->scopes[i],
 		    TOKEND_SCOPE_MAX) != 0)
 			return (-1);
+	}
+	if (len - off == STORE_REC_ROTATION && p[off] == 'R') {
+		rec->rotated_to = store_get64(p + off + 1);
+		rec->overlap_until = (int64_t)store_get64(p + off + 9);
+		rec->rotated_from = store_get64(p + off + 17);
+		off += STORE_REC_ROTATION;
 	}
 	return (off == len ? 0 : -1);
 }

@@ -41,6 +41,15 @@ struct token_record {
 	char		name[TOKEND_NAME_MAX + 1];
 	uint8_t		nscopes;
 	char		scopes[TOKEND_SCOPES_MAX][TOKEND_SCOPE_MAX + 1];
+	/*
+	 * Rotation (ROTATE): a rotated token names its successor and is
+	 * accepted until overlap_until; after that it is kept, unaccepted,
+	 * until its expiry so that a replay of it can be told (reuse).  The
+	 * successor names its predecessor.  0 when none.
+	 */
+	uint64_t	rotated_to;
+	int64_t		overlap_until;
+	uint64_t	rotated_from;
 };
 
 enum store_result {
@@ -67,6 +76,8 @@ enum store_op_type {
 	STORE_OP_PURGE,		/* store_purge_expired: now; count */
 	STORE_OP_LAST_USED,	/* store_set_last_used: ids, times, n */
 	STORE_OP_RENAME,	/* id, rec.name (new), now; rec gets the record */
+	STORE_OP_ROTATE,	/* id (old), rec (the successor), until */
+	STORE_OP_DEL_CHAIN,	/* id and its successor; rec gets id's record */
 };
 
 /* One write, as the writer thread takes it. */
@@ -75,6 +86,7 @@ struct store_op {
 	struct token_record	 rec;
 	unsigned		 max_per_user;
 	int64_t			 now;
+	int64_t			 until;		/* ROTATE: end of the overlap */
 	uint64_t		 id;
 	uint32_t		 uid;
 	const uint64_t		*ids;

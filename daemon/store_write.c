@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <lmdb.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,13 +116,45 @@ store_room(struct store *st)
 	return used - (freep < used ? freep : used) + 16 + reserve <= total;
 }
 
+/* A new record (encoded in buf) and its two index entries. */
+static int
+insert_in(struct store *st, MDB_txn *txn, const struct token_record *rec,
+    const uint8_t *buf, size_t len, char **cause)
+{
+	uint8_t	k[STORE_ID_KEY], ku[STORE_USER_KEY], ke[STORE_EXPIRY_KEY];
+	MDB_val	key, val;
+	int	rc;
+
+	store_key_id(k, rec->id);
+	key.mv_size = sizeof k;
+	key.mv_data = k;
+	val.mv_size = len;
+	val.mv_data = (void *)(uintptr_t)buf;
+	if ((rc = mdb_put(txn, st->tokens, &key, &val, MDB_NOOVERWRITE)) != 0)
+		return (rc == MDB_KEYEXIST ? (cause_set(cause, "token id "
+		    "exists"), STORE_EXISTS) : store_error(rc, "mdb_put", cause));
+	store_key_user(ku, rec->uid, rec->id);
+	key.mv_size = sizeof ku;
+	key.mv_data = ku;
+	val.mv_size = 0;
+	val.mv_data = NULL;
+	if ((rc = mdb_put(txn, st->byuser, &key, &val, 0)) != 0)
+		return (store_error(rc, "mdb_put", cause));
+	store_key_expiry(ke, rec->expires, rec->id);
+	key.mv_size = sizeof ke;
+	key.mv_data = ke;
+	if ((rc = mdb_put(txn, st->byexpiry, &key, &val, 0)) != 0)
+		return (store_error(rc, "mdb_put", cause));
+	return (STORE_OK);
+}
+
 static int
 put_in(struct store *st, MDB_txn *txn, const struct token_record *rec,
     unsigned max_per_user, int64_t now, char **cause)
 {
 	struct token_record	 old;
 	uint8_t			 buf[STORE_REC_MAX], k[STORE_ID_KEY];
-	uint8_t			 ku[STORE_USER_KEY], ke[STORE_EXPIRY_KEY];
+	uint8_t			 ku[STORE_USER_KEY];
 	uint64_t		 stale[STORE_STALE_MAX], id;
 	MDB_cursor		*cur = NULL;
 	MDB_val			 key, val;
@@ -184,6 +217,9 @@ again:
 		}
 		if (found != 0 || old.uid != rec->uid)
 			continue;
+		/* A rotated token has given its name and place to its successor. */
+		if (old.expires > now && old.rotated_to != 0)
+			continue;
 		if (old.expires > now) {
 			live++;
 			if (strcmp(old.name, rec->name) == 0) {
@@ -216,29 +252,8 @@ again:
 		goto fail;
 	}
 
-	key.mv_size = sizeof k;
-	key.mv_data = k;
-	val.mv_size = len;
-	val.mv_data = buf;
-	if ((rc = mdb_put(txn, st->tokens, &key, &val, MDB_NOOVERWRITE)) != 0)
-		goto put_fail;
-	store_key_user(ku, rec->uid, rec->id);
-	key.mv_size = sizeof ku;
-	key.mv_data = ku;
-	val.mv_size = 0;
-	val.mv_data = NULL;
-	if ((rc = mdb_put(txn, st->byuser, &key, &val, 0)) != 0)
-		goto put_fail;
-	store_key_expiry(ke, rec->expires, rec->id);
-	key.mv_size = sizeof ke;
-	key.mv_data = ke;
-	if ((rc = mdb_put(txn, st->byexpiry, &key, &val, 0)) != 0)
-		goto put_fail;
+	return (insert_in(st, txn, rec, buf, len, cause));
 
-	return (STORE_OK);
-
-put_fail:
-	ret = store_error(rc, "mdb_put", cause);
 fail:
 	if (cur != NULL)
 		mdb_cursor_close(cur);
@@ -395,7 +410,30 @@ last_used_in(struct store *st, MDB_txn *txn, const uint64_t *ids,
 	return (STORE_OK);
 }
 
-/* Run op inside txn: STORE_OK, or an error with op->cause set. */
+/* Overwrite the record of rec->id (same indexes: id, uid and expiry kept). */
+static int
+update_in(struct store *st, MDB_txn *txn, const struct token_record *rec,
+    char **cause)
+{
+	uint8_t	buf[STORE_REC_MAX], k[STORE_ID_KEY];
+	MDB_val	key, val;
+	size_t	len;
+	int	rc;
+
+	if ((len = store_encode(rec, buf)) == 0) {
+		cause_set(cause, "invalid token record");
+		return (STORE_ERR);
+	}
+	store_key_id(k, rec->id);
+	key.mv_size = sizeof k;
+	key.mv_data = k;
+	val.mv_size = len;
+	val.mv_data = buf;
+	if ((rc = mdb_put(txn, st->tokens, &key, &val, 0)) != 0)
+		return (store_error(rc, "mdb_put", cause));
+	return (STORE_OK);
+}
+
 /*
  * Give token id the name in name: refused (STORE_EXISTS) when another
  * live token of its uid has it.  *rec gets the renamed record.
@@ -405,12 +443,10 @@ rename_in(struct store *st, MDB_txn *txn, uint64_t id, const char *name,
     int64_t now, struct token_record *rec, char **cause)
 {
 	struct token_record	 other;
-	uint8_t			 buf[STORE_REC_MAX], k[STORE_ID_KEY];
 	uint8_t			 ku[STORE_USER_KEY];
 	MDB_cursor		*cur = NULL;
 	MDB_val			 key, val;
 	uint64_t		 oid;
-	size_t			 len;
 	int			 rc, found;
 
 	if ((found = store_fetch(st, txn, id, rec, cause)) == -1)
@@ -438,7 +474,8 @@ rename_in(struct store *st, MDB_txn *txn, uint64_t id, const char *name,
 			return (STORE_ERR);
 		}
 		if (found == 0 && other.uid == rec->uid &&
-		    other.expires > now && strcmp(other.name, name) == 0) {
+		    other.expires > now && other.rotated_to == 0 &&
+		    strcmp(other.name, name) == 0) {
 			mdb_cursor_close(cur);
 			snprintf(rec->name, sizeof(rec->name), "%s", name);
 			cause_set(cause, "name exists: %s", name);
@@ -449,20 +486,81 @@ rename_in(struct store *st, MDB_txn *txn, uint64_t id, const char *name,
 	if (rc != 0 && rc != MDB_NOTFOUND)
 		return (store_error(rc, "mdb_cursor_get", cause));
 	snprintf(rec->name, sizeof(rec->name), "%s", name);
-	if ((len = store_encode(rec, buf)) == 0) {
+	return (update_in(st, txn, rec, cause));
+}
+
+/*
+ * ROTATE: id makes way for next (a new record with id's name, scopes and
+ * expiry).  id stays, pointing at next, until its expiry (reuse is then
+ * detected); its own predecessor, kept for the same reason, goes now: one
+ * kept predecessor per token bounds the database.  Refused (STORE_EXISTS)
+ * when id was rotated already (two ROTATEs of one token).
+ */
+static int
+rotate_in(struct store *st, MDB_txn *txn, uint64_t id,
+    struct token_record *next, int64_t until, char **cause)
+{
+	struct token_record	old;
+	uint8_t			buf[STORE_REC_MAX];
+	size_t			len;
+	int			ret, found;
+
+	if ((found = store_fetch(st, txn, id, &old, cause)) == -1)
+		return (STORE_ERR);
+	if (found != 0) {
+		cause_set(cause, "no such token");
+		return (STORE_NOTFOUND);
+	}
+	if (old.rotated_to != 0) {
+		cause_set(cause, "rotated already");
+		return (STORE_EXISTS);
+	}
+	if (!store_room(st)) {
+		cause_set(cause, "database full (the rest is kept free for "
+		    "deletes; raise map_size)");
+		return (STORE_FULL);
+	}
+	if (old.rotated_from != 0) {
+		ret = store_del_one(st, txn, old.rotated_from, NULL, cause);
+		if (ret != STORE_OK && ret != STORE_NOTFOUND)
+			return (ret);
+		free(*cause);
+		*cause = NULL;
+	}
+	old.rotated_from = 0;
+	old.rotated_to = next->id;
+	old.overlap_until = until;
+	if ((ret = update_in(st, txn, &old, cause)) != STORE_OK)
+		return (ret);
+	next->rotated_from = id;
+	next->rotated_to = 0;
+	if ((len = store_encode(next, buf)) == 0) {
 		cause_set(cause, "invalid token record");
 		return (STORE_ERR);
 	}
-	store_key_id(k, id);
-	key.mv_size = sizeof k;
-	key.mv_data = k;
-	val.mv_size = len;
-	val.mv_data = buf;
-	if ((rc = mdb_put(txn, st->tokens, &key, &val, 0)) != 0)
-		return (store_error(rc, "mdb_put", cause));
+	return (insert_in(st, txn, next, buf, len, cause));
+}
+
+/* Reuse of a rotated token: it and its successor go. */
+static int
+del_chain_in(struct store *st, MDB_txn *txn, uint64_t id,
+    struct token_record *rec, char **cause)
+{
+	int	ret;
+
+	if ((ret = del_in(st, txn, id, rec, cause)) != STORE_OK)
+		return (ret);
+	if (rec->rotated_to != 0) {
+		ret = store_del_one(st, txn, rec->rotated_to, NULL, cause);
+		if (ret != STORE_OK && ret != STORE_NOTFOUND)
+			return (ret);
+		free(*cause);
+		*cause = NULL;
+	}
 	return (STORE_OK);
 }
 
+/* Run op inside txn: STORE_OK, or an error with op->cause set. */
 static int
 op_run(struct store *st, MDB_txn *txn, struct store_op *op)
 {
@@ -484,6 +582,13 @@ op_run(struct store *st, MDB_txn *txn, struct store_op *op)
 	case STORE_OP_LAST_USED:
 		return (last_used_in(st, txn, op->ids, op->times, op->n,
 		    &op->changed, &op->cause));
+	case STORE_OP_ROTATE:
+		op->changed = 1;
+		return (rotate_in(st, txn, op->id, &op->rec, op->until,
+		    &op->cause));
+	case STORE_OP_DEL_CHAIN:
+		op->changed = 1;
+		return (del_chain_in(st, txn, op->id, &op->rec, &op->cause));
 	case STORE_OP_RENAME: {
 		char	name[sizeof(op->rec.name)];
 

@@ -15,9 +15,12 @@
 
 #define STORE_REC_VERSION	1
 #define STORE_REC_FIXED		(1 + 8 + 1 + 4 + 8 + 8 + 8 + 32)
+/* After the scopes, only for a record in a rotation: 'R' and 3 x 8 bytes. */
+#define STORE_REC_ROTATION	(1 + 8 + 8 + 8)
 #define STORE_REC_MAX		(STORE_REC_FIXED + 2 + TOKEND_USER_MAX + \
 				 1 + TOKEND_NAME_MAX + 1 + \
-				 TOKEND_SCOPES_MAX * (1 + TOKEND_SCOPE_MAX))
+				 TOKEND_SCOPES_MAX * (1 + TOKEND_SCOPE_MAX) + \
+				 STORE_REC_ROTATION)
 #define STORE_ID_KEY		8
 #define STORE_USER_KEY		12
 #define STORE_EXPIRY_KEY	16

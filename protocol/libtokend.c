@@ -732,6 +732,38 @@ tokend_token_exchange(struct tokend_conn *conn, const char *refresh,
 }
 
 enum tokend_err
+tokend_token_rotate(struct tokend_conn *conn, const char *refresh,
+    uint32_t overlap, char *token, struct tokend_token *info)
+{
+	struct msg_rotate	m;
+	struct msg_issued	r;
+	struct frame		f;
+	enum tokend_err		err;
+
+	if (conn == NULL || refresh == NULL || token == NULL)
+		return TOKEND_E_ARG;
+	token[0] = '\0';
+	memset(&m, 0, sizeof(m));
+	if (tokend_token_parse(refresh, NULL, NULL) != TOKEND_OK ||
+	    copy_field(m.token, sizeof(m.token), refresh) == -1)
+		return TOKEND_E_FORMAT;
+	m.overlap = overlap;
+	enc_rotate(&conn->tx, &m);
+	explicit_bzero(&m, sizeof(m));
+	if ((err = conn_request(conn, MSG_ISSUED, &f, 1)) != TOKEND_OK)
+		return err;
+	if (dec_issued(f.body, f.len, &r) == -1) {
+		explicit_bzero(&r, sizeof(r));
+		return TOKEND_E_PROTOCOL;
+	}
+	memcpy(token, r.token, TOKEND_TOKEN_SIZE);
+	if (info != NULL)
+		record_to_token(&r.rec, info);
+	explicit_bzero(&r, sizeof(r));
+	return TOKEND_OK;
+}
+
+enum tokend_err
 tokend_token_verify(struct tokend_conn *conn, const char *token, int *active,
     struct tokend_token *info)
 {

@@ -47,6 +47,7 @@ enum msgtype {
 	MSG_STATUS		= 0x08,
 	MSG_RENAME		= 0x09,
 	MSG_UNLOCK		= 0x0a,
+	MSG_ROTATE		= 0x0b,
 
 	MSG_ERROR		= 0x80,
 	MSG_CONV		= 0x81,
@@ -139,6 +140,11 @@ struct msg_revoke {
 struct msg_rename {
 	char		id[TOKEND_ID_LEN + 1];
 	char		name[TOKEND_NAME_MAX + 1];
+};
+
+struct msg_rotate {
+	char		token[TOKEND_TOKEN_MAX + 1];	/* the refresh token */
+	uint32_t	overlap;			/* seconds the old one still works */
 };
 
 struct msg_unlock {
@@ -298,6 +304,7 @@ void	 enc_status(struct wbuf *);
 void	 enc_rename(struct wbuf *, const struct msg_rename *);
 void	 enc_renamed(struct wbuf *);
 void	 enc_unlock(struct wbuf *, const struct msg_unlock *);
+void	 enc_rotate(struct wbuf *, const struct msg_rotate *);
 void	 enc_unlocked(struct wbuf *, const struct msg_unlocked *);
 void	 enc_error(struct wbuf *, uint16_t code, const char *message);
 void	 enc_conv(struct wbuf *, const struct msg_conv *);
@@ -322,6 +329,7 @@ int	 dec_status(const uint8_t *, size_t);
 int	 dec_rename(const uint8_t *, size_t, struct msg_rename *);
 int	 dec_renamed(const uint8_t *, size_t);
 int	 dec_unlock(const uint8_t *, size_t, struct msg_unlock *);
+int	 dec_rotate(const uint8_t *, size_t, struct msg_rotate *);
 int	 dec_unlocked(const uint8_t *, size_t, struct msg_unlocked *);
 int	 dec_error(const uint8_t *, size_t, struct msg_error *);
 int	 dec_conv(const uint8_t *, size_t, struct msg_conv *);

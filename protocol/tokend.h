@@ -168,6 +168,17 @@ enum tokend_err	 tokend_token_revoke(struct tokend_conn *conn, const char *id);
 enum tokend_err	 tokend_token_rename(struct tokend_conn *conn, const char *id,
 		     const char *name);
 /*
+ * Rotate a refresh token: the token itself is the credential (no PAM).
+ * Its successor, with the same name, scopes and expiry, is written to
+ * token (TOKEND_TOKEN_SIZE bytes, shown once) and described in *info
+ * (may be NULL).  The old token keeps working for overlap seconds (at most
+ * the daemon's rotate_overlap_max); presented after that, it is refused
+ * and its successor is revoked too (reuse detection).
+ */
+enum tokend_err	 tokend_token_rotate(struct tokend_conn *conn,
+		     const char *refresh, uint32_t overlap, char *token,
+		     struct tokend_token *info);
+/*
  * Admins: let user authenticate and exchange again at once, forgetting
  * their recent failures.  *was_limited (may be NULL): 1 when the user was
  * being refused.

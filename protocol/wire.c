@@ -26,6 +26,7 @@ static const struct {
 	{ MSG_STATUS,		"STATUS",	0,		0 },
 	{ MSG_RENAME,		"RENAME",	2 + 2,		2 + TOKEND_ID_LEN + 2 + TOKEND_NAME_MAX },
 	{ MSG_UNLOCK,		"UNLOCK",	2,		2 + TOKEND_USER_MAX },
+	{ MSG_ROTATE,		"ROTATE",	2 + 4,		2 + TOKEND_TOKEN_MAX + 4 },
 	/* responses */
 	{ MSG_ERROR,		"ERROR",	2 + 2,		2 + 2 + TOKEND_ERRMSG_MAX },
 	{ MSG_CONV,		"CONV",		1,		TOKEND_FRAME_MAX },
@@ -620,6 +621,27 @@ dec_renamed(const uint8_t *p, size_t n)
 {
 	(void)p;
 	return n == 0 ? 0 : -1;
+}
+
+void
+enc_rotate(struct wbuf *w, const struct msg_rotate *m)
+{
+	size_t	off = frame_begin(w, MSG_ROTATE);
+
+	put_str(w, m->token);
+	put_u32(w, m->overlap);
+	frame_end(w, off);
+}
+
+int
+dec_rotate(const uint8_t *p, size_t n, struct msg_rotate *m)
+{
+	struct rbuf	r;
+
+	rbuf_init(&r, p, n);
+	rbuf_str(&r, m->token, sizeof(m->token));
+	m->overlap = rbuf_u32(&r);
+	return rbuf_done(&r);
 }
 
 void

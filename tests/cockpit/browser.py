@@ -466,6 +466,34 @@ def expired(b):
     b.shot("expired")
 
 
+def rotated(b):
+    """A token rotated with tokenctl: the old one is listed, badged Rotated, beside its successor."""
+    b.step = "rotated"
+    fresh_oath()
+    rc, out, err = tctl("--json", "issue", "--name", "rot", "--expires", "1d",
+                        stdin="%s\n%s\n" % (PASSWORD, totp()), user=USER)
+    b.ok("tokenctl issue rot as %s" % USER, rc == 0, err)
+    old = json.loads(out)
+    rc, out, err = tctl("--json", "rotate", "--overlap", "10m", stdin=old["token"] + "\n", user=USER)
+    b.ok("tokenctl rotate --overlap 10m as %s" % USER, rc == 0, err)
+    new_id = json.loads(out)["id"]
+    b.reload()
+
+    def rot_rows():
+        rows = [r for r in b.d.find_elements(By.CSS_SELECTOR, "#token-rows tr")
+                if r.get_attribute("data-name") == "rot"]
+        return rows if len(rows) == 2 else None
+    rows = b.wait(rot_rows, "both tokens named rot in the list")
+    badged = [r.get_attribute("data-id") for r in rows
+              if r.find_elements(By.CSS_SELECTOR, ".badge-rotated")]
+    b.ok("the old token, and only it, is badged Rotated", badged == [old["id"]], badged)
+    badge = [r for r in rows if r.get_attribute("data-id") == old["id"]][0] \
+        .find_element(By.CSS_SELECTOR, ".badge-rotated")
+    b.ok("the badge says which token replaced it", new_id in badge.get_attribute("title"),
+         badge.get_attribute("title"))
+    b.shot("rotated")
+
+
 def daemon_down(b):
     b.step = "daemon down"
     os.kill(DAEMON_PID, signal.SIGTERM)
@@ -503,6 +531,7 @@ def main():
         admin_view(b)
         delete_all(b, token)
         expired(b)
+        rotated(b)
         daemon_down(b)
         console_errors(b)
     except Exception as e:          # Failed, or Selenium's own

@@ -29,6 +29,7 @@ union request {
 	struct msg_revoke_all	revoke_all;
 	struct msg_rename	rename;
 	struct msg_unlock	unlock;
+	struct msg_rotate	rotate;
 	struct msg_exchange	exchange;
 	struct msg_verify	verify;
 };
@@ -101,6 +102,12 @@ decode_encode(uint8_t type, const uint8_t *body, size_t len, struct wbuf *w)
 		check_str(m.rename.id, sizeof(m.rename.id), "id");
 		check_str(m.rename.name, sizeof(m.rename.name), "name");
 		enc_rename(w, &m.rename);
+		break;
+	case MSG_ROTATE:
+		if (dec_rotate(body, len, &m.rotate) == -1)
+			return -1;
+		check_str(m.rotate.token, sizeof(m.rotate.token), "token");
+		enc_rotate(w, &m.rotate);
 		break;
 	case MSG_UNLOCK:
 		if (dec_unlock(body, len, &m.unlock) == -1)

@@ -157,6 +157,7 @@ gen_requests(const char *refresh, const char *access)
 	struct msg_revoke	rv;
 	struct msg_rename	rn;
 	struct msg_unlock	ul;
+	struct msg_rotate	ro;
 	struct msg_revoke_all	ra;
 	struct msg_exchange	ex;
 	struct msg_verify	ve;
@@ -166,7 +167,7 @@ gen_requests(const char *refresh, const char *access)
 	static const uint8_t	bad_version[] = { 'T', 'K', 2, 8, 0, 0, 0, 0 };
 	static const uint8_t	response_type[] = { 'T', 'K', 1, 0x84, 0, 0, 0, 4,
 				    0, 0, 0, 1 };
-	static const uint8_t	unknown_type[] = { 'T', 'K', 1, 0x0b, 0, 0, 0, 0 };
+	static const uint8_t	unknown_type[] = { 'T', 'K', 1, 0x0c, 0, 0, 0, 0 };
 	static const uint8_t	status_len1[] = { 'T', 'K', 1, 0x08, 0, 0, 0, 1, 0 };
 	static const uint8_t	over_max[] = { 'T', 'K', 1, 0x01, 0, 0, 0x40, 0x01 };
 	static const uint8_t	list_flags2[] = { 'T', 'K', 1, 0x03, 0, 0, 0, 3,
@@ -236,6 +237,12 @@ gen_requests(const char *refresh, const char *access)
 	SET(ul.user, "bob");
 	enc_unlock(&w, &ul);
 	put_wbuf("fuzz_frame", "unlock", &w);
+
+	memset(&ro, 0, sizeof(ro));
+	SET(ro.token, refresh);
+	ro.overlap = 600;
+	enc_rotate(&w, &ro);
+	put_wbuf("fuzz_frame", "rotate", &w);
 
 	memset(&ra, 0, sizeof(ra));
 	enc_revoke_all(&w, &ra);

@@ -257,7 +257,7 @@ completion() { # completion WORD...: what tokenctl's completion offers
 	bash -c '. "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _tokenctl
 	    echo "${COMPREPLY[*]}"' - "$ROOT$BASHCOMPDIR/tokenctl" tokenctl "$@"
 }
-expect_eq "completion: commands" "issue list show rename delete exchange verify status unlock" "$(completion "")"
+expect_eq "completion: commands" "issue list show rename delete exchange rotate verify status unlock" "$(completion "")"
 expect_eq "completion: de -> delete" "delete" "$(completion de)"
 expect_eq "completion: global options" "--socket --json --help --version" "$(completion --)"
 expect_eq "completion: delete options" "--all --user --yes --json --help" \

@@ -47,6 +47,7 @@ union msg {
 	struct msg_revoke_all		revoke_all;
 	struct msg_rename		rename;
 	struct msg_unlock		unlock;
+	struct msg_rotate		rotate;
 	struct msg_unlocked		unlocked;
 	struct msg_exchange		exchange;
 	struct msg_verify		verify;
@@ -65,6 +66,7 @@ static const int all_types[] = {
 	MSG_EXCHANGE, MSG_VERIFY, MSG_STATUS, MSG_ERROR, MSG_CONV, MSG_ISSUED,
 	MSG_LIST_RESULT, MSG_REVOKED, MSG_EXCHANGED, MSG_VERIFY_RESULT,
 	MSG_STATUS_RESULT, MSG_RENAME, MSG_RENAMED, MSG_UNLOCK, MSG_UNLOCKED,
+	MSG_ROTATE,
 };
 #define NTYPES	(sizeof(all_types) / sizeof(all_types[0]))
 
@@ -85,6 +87,7 @@ encode(int type, const union msg *m, struct wbuf *w)
 	case MSG_RENAME:	enc_rename(w, &m->rename); break;
 	case MSG_RENAMED:	enc_renamed(w); break;
 	case MSG_UNLOCK:	enc_unlock(w, &m->unlock); break;
+	case MSG_ROTATE:	enc_rotate(w, &m->rotate); break;
 	case MSG_UNLOCKED:	enc_unlocked(w, &m->unlocked); break;
 	case MSG_ERROR:
 		enc_error(w, m->error.code, m->error.message);
@@ -131,6 +134,7 @@ decode(int type, const uint8_t *p, size_t n, union msg *m)
 	case MSG_RENAME:	return dec_rename(p, n, &m->rename);
 	case MSG_RENAMED:	return dec_renamed(p, n);
 	case MSG_UNLOCK:	return dec_unlock(p, n, &m->unlock);
+	case MSG_ROTATE:	return dec_rotate(p, n, &m->rotate);
 	case MSG_UNLOCKED:	return dec_unlocked(p, n, &m->unlocked);
 	case MSG_ERROR:		return dec_error(p, n, &m->error);
 	case MSG_CONV:		return dec_conv(p, n, &m->conv);
@@ -214,6 +218,9 @@ msg_eq(int type, const union msg *a, const union msg *b)
 		    strcmp(a->rename.name, b->rename.name) == 0;
 	case MSG_UNLOCK:
 		return strcmp(a->unlock.user, b->unlock.user) == 0;
+	case MSG_ROTATE:
+		return strcmp(a->rotate.token, b->rotate.token) == 0 &&
+		    a->rotate.overlap == b->rotate.overlap;
 	case MSG_UNLOCKED:
 		return a->unlocked.was_limited == b->unlocked.was_limited;
 	case MSG_ERROR:
@@ -425,6 +432,13 @@ k_unlock(union msg *m)
 }
 
 static void
+k_rotate(union msg *m)
+{
+	SET(m->rotate.token, T_REFRESH);
+	m->rotate.overlap = 600;
+}
+
+static void
 k_unlocked(union msg *m)
 {
 	m->unlocked.was_limited = 1;
@@ -569,6 +583,7 @@ static const struct known {
 	{ "renamed",			MSG_RENAMED,		k_status },
 	{ "unlock",			MSG_UNLOCK,		k_unlock },
 	{ "unlocked",			MSG_UNLOCKED,		k_unlocked },
+	{ "rotate",			MSG_ROTATE,		k_rotate },
 	{ "error",			MSG_ERROR,		k_error },
 	{ "error_violation",		MSG_ERROR,		k_error_violation },
 	{ "conv",			MSG_CONV,		k_conv },
@@ -1001,13 +1016,13 @@ test_header(void)
 		CHECK((frame_hdr_decode(b, &hdr) == 0) == (t == 1),
 		    "only version 1 is accepted");
 	}
-	/* Exactly the ten request types are requests. */
+	/* Exactly the eleven request types are requests. */
 	nreq = 0;
 	for (t = 0; t < 256; t++)
 		if (msgtype_is_request(t))
 			nreq++;
-	CHECK(nreq == 10, "ten request types");
-	for (t = MSG_ISSUE; t <= MSG_UNLOCK; t++)
+	CHECK(nreq == 11, "eleven request types");
+	for (t = MSG_ISSUE; t <= MSG_ROTATE; t++)
 		CHECK(msgtype_is_request(t), msgtype_name(t));
 	for (t = MSG_ERROR; t <= MSG_UNLOCKED; t++) {
 		CHECK(!msgtype_is_request(t), msgtype_name(t));
@@ -1017,9 +1032,9 @@ test_header(void)
 	CHECK(strcmp(msgtype_name(MSG_STATUS_RESULT), "STATUS_RESULT") == 0,
 	    "STATUS_RESULT name");
 	CHECK(strcmp(msgtype_name(0), "UNKNOWN") == 0, "type 0 unknown");
-	CHECK(strcmp(msgtype_name(0x0b), "UNKNOWN") == 0, "type 0x0b unknown");
+	CHECK(strcmp(msgtype_name(0x0c), "UNKNOWN") == 0, "type 0x0c unknown");
 	CHECK(strcmp(msgtype_name(0x8a), "UNKNOWN") == 0, "type 0x8a unknown");
-	CHECK(!msg_len_ok(0x0b, 0) && !msg_len_ok(0xff, 4), "unknown types have no length");
+	CHECK(!msg_len_ok(0x0c, 0) && !msg_len_ok(0xff, 4), "unknown types have no length");
 	for (t = PERR_MALFORMED; t <= PERR_SHUTDOWN; t++)
 		CHECK(strcmp(proto_err_name(t), "unknown error") != 0,
 		    "every error code has a name");
@@ -1046,6 +1061,7 @@ test_lengths(void)
 		{ MSG_STATUS,		0,	0 },
 		{ MSG_RENAME,		4,	79 },
 		{ MSG_UNLOCK,		2,	258 },
+		{ MSG_ROTATE,		6,	134 },
 	};
 	size_t	i;
 
@@ -1148,6 +1164,10 @@ max_fill(int type, union msg *m)
 		break;
 	case MSG_UNLOCK:
 		fill_str(m->unlock.user, TOKEND_USER_MAX, 8);
+		break;
+	case MSG_ROTATE:
+		fill_str(m->rotate.token, TOKEND_TOKEN_MAX, 9);
+		m->rotate.overlap = UINT32_MAX;
 		break;
 	case MSG_UNLOCKED:
 		m->unlocked.was_limited = 1;

@@ -253,6 +253,75 @@ test_roundtrip(struct store *st)
 }
 
 /* The writer thread's batch: one commit, each op on its own. */
+/* One op alone, through the writer's path. */
+static int
+apply_one(struct store *st, struct store_op *op)
+{
+	struct store_op	*p = op;
+
+	op->now = NOW;
+	store_apply(st, &p, 1);
+	free(op->cause);
+	op->cause = NULL;
+	return (op->result);
+}
+
+static void
+test_rotate(struct store *st)
+{
+	struct store_op		op;
+	struct token_record	got;
+
+	CHECK(put_at(st, 900, 9000, "job", NOW + 1000, 2, NOW) == STORE_OK,
+	    "rotate: put the first");
+	CHECK(put_at(st, 901, 9000, "other", NOW + 1000, 2, NOW) == STORE_OK,
+	    "rotate: a second token fills the quota of 2");
+	memset(&op, 0, sizeof op);
+	op.type = STORE_OP_ROTATE;
+	op.id = 900;
+	mkrec(&op.rec, 910, 9000, "job", NOW + 1000);
+	op.until = NOW + 60;
+	CHECK(apply_one(st, &op) == STORE_OK,
+	    "rotate: with the quota full (the successor takes the old place)");
+	CHECK(store_get_token(st, 900, &got) == STORE_OK &&
+	    got.rotated_to == 910 && got.overlap_until == NOW + 60 &&
+	    got.rotated_from == 0, "rotate: the old record names its successor");
+	CHECK(store_get_token(st, 910, &got) == STORE_OK &&
+	    got.rotated_from == 900 && got.rotated_to == 0 &&
+	    strcmp(got.name, "job") == 0, "rotate: the successor, its name");
+	CHECK(put_at(st, 902, 9000, "job", NOW + 1000, 3, NOW) == STORE_EXISTS,
+	    "rotate: the name is the successor's");
+	memset(&op, 0, sizeof op);
+	op.type = STORE_OP_ROTATE;
+	op.id = 900;
+	mkrec(&op.rec, 911, 9000, "job", NOW + 1000);
+	CHECK(apply_one(st, &op) == STORE_EXISTS,
+	    "rotate: a rotated token cannot rotate again");
+	CHECK(store_get_token(st, 911, &got) == STORE_NOTFOUND,
+	    "rotate: ... and left no record");
+	memset(&op, 0, sizeof op);
+	op.type = STORE_OP_ROTATE;
+	op.id = 910;
+	mkrec(&op.rec, 920, 9000, "job", NOW + 1000);
+	op.until = NOW;
+	CHECK(apply_one(st, &op) == STORE_OK, "rotate: the successor rotates");
+	CHECK(store_get_token(st, 900, &got) == STORE_NOTFOUND,
+	    "rotate: the first generation goes (one predecessor kept)");
+	CHECK(store_get_token(st, 910, &got) == STORE_OK &&
+	    got.rotated_to == 920 && got.rotated_from == 0,
+	    "rotate: the second generation is kept, pointing on");
+	memset(&op, 0, sizeof op);
+	op.type = STORE_OP_DEL_CHAIN;
+	op.id = 910;
+	CHECK(apply_one(st, &op) == STORE_OK && op.rec.rotated_to == 920,
+	    "reuse: delete the rotated token and its successor");
+	CHECK(store_get_token(st, 910, &got) == STORE_NOTFOUND &&
+	    store_get_token(st, 920, &got) == STORE_NOTFOUND,
+	    "reuse: both are gone");
+	CHECK(store_get_token(st, 901, &got) == STORE_OK && got.rotated_to == 0 &&
+	    got.rotated_from == 0, "rotate: a record of before has no trailer");
+}
+
 static void
 test_apply(struct store *st)
 {
@@ -694,6 +763,7 @@ main(void)
 	test_purge(st);
 	test_last_used(st);
 	test_apply(st);
+	test_rotate(st);
 
 	store_get_stats(st, &ss);
 	CHECK(ss.map_size == 1 << 20, "map size");
