@@ -143,7 +143,8 @@ fail:
 
 /* The once-only warning and what was issued, on stderr. */
 static void
-cmd_issue_report(const struct tokend_token *info, int64_t now)
+cmd_issue_report(const char *what, const struct tokend_token *info,
+    int64_t now)
 {
 	char	name[TOKEND_NAME_SIZE], user[TOKEND_USER_SIZE];
 	char	scopes[OUTPUT_SCOPES_SIZE], exp[OUTPUT_TIME_SIZE];
@@ -155,8 +156,8 @@ cmd_issue_report(const struct tokend_token *info, int64_t now)
 	output_time_rfc3339(info->expires, exp, sizeof(exp));
 	output_time_relative(info->expires, now, rel, sizeof(rel));
 	fflush(stdout);
-	fprintf(stderr, "Issued token %s \"%s\" for %s%s%s%s, expires %s (%s).\n",
-	    info->id, name, user, *scopes != '\0' ? " (scopes: " : "", scopes,
+	fprintf(stderr, "%s token %s \"%s\" for %s%s%s%s, expires %s (%s).\n",
+	    what, info->id, name, user, *scopes != '\0' ? " (scopes: " : "", scopes,
 	    *scopes != '\0' ? ")" : "", exp, rel);
 	fprintf(stderr, "Save this token now: it cannot be shown again.\n");
 	fflush(stderr);
@@ -271,7 +272,7 @@ cmd_issue(struct tokenctl_opts *opts, int argc, char **argv)
 		goto done;
 	}
 
-	cmd_issue_report(&info, output_now());
+	cmd_issue_report("Issued", &info, output_now());
 	if (cmd_issue_print(opts, token, &info) == -1) {
 		tokenctl_failx(TOKEND_E_IO, "issue: token %s was issued but "
 		    "could not be written to standard output; delete it",
@@ -357,7 +358,7 @@ cmd_rotate(struct tokenctl_opts *opts, int argc, char **argv)
 		goto done;
 	}
 	now = output_now();
-	cmd_issue_report(&info, now);
+	cmd_issue_report("Rotated: new", &info, now);
 	output_time_rfc3339(now + overlap, until, sizeof(until));
 	output_time_relative(now + overlap, now, rel, sizeof(rel));
 	fprintf(stderr, overlap > 0 ? "The old token works until %s (%s), "

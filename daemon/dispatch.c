@@ -717,6 +717,11 @@ revoke_done(struct store_op *op)
 	/* Before the answer: the next VERIFY must not see it active. */
 	lastused_forget(op->id);
 	vcache_forget(op->id);
+	if (op->rec.rotated_from != 0) {
+		/* Its predecessor, still in its overlap, went with it. */
+		lastused_forget(op->rec.rotated_from);
+		vcache_forget(op->rec.rotated_from);
+	}
 	td->stats.revoked++;
 	log_info("revoked token %s \"%s\" of %s (uid %u), caller uid %u pid %d",
 	    p->id, op->rec.name, op->rec.user, (unsigned)op->rec.uid,

@@ -541,6 +541,28 @@ rotate_in(struct store *st, MDB_txn *txn, uint64_t id,
 	return (insert_in(st, txn, next, buf, len, cause));
 }
 
+/*
+ * REVOKE: the token, and the predecessor it was rotated from if that one
+ * is still in its overlap: a user deleting "the token" means both.
+ */
+static int
+revoke_in(struct store *st, MDB_txn *txn, uint64_t id,
+    struct token_record *rec, char **cause)
+{
+	int	ret;
+
+	if ((ret = del_in(st, txn, id, rec, cause)) != STORE_OK)
+		return (ret);
+	if (rec->rotated_from != 0) {
+		ret = store_del_one(st, txn, rec->rotated_from, NULL, cause);
+		if (ret != STORE_OK && ret != STORE_NOTFOUND)
+			return (ret);
+		free(*cause);
+		*cause = NULL;
+	}
+	return (STORE_OK);
+}
+
 /* Reuse of a rotated token: it and its successor go. */
 static int
 del_chain_in(struct store *st, MDB_txn *txn, uint64_t id,
@@ -572,7 +594,7 @@ op_run(struct store *st, MDB_txn *txn, struct store_op *op)
 		    &op->cause));
 	case STORE_OP_DEL:
 		op->changed = 1;
-		return (del_in(st, txn, op->id, &op->rec, &op->cause));
+		return (revoke_in(st, txn, op->id, &op->rec, &op->cause));
 	case STORE_OP_DEL_USER:
 		op->changed = 1;
 		return (del_user_in(st, txn, op->uid, &op->count, &op->cause));

@@ -95,6 +95,22 @@ expect_rc "... and revokes the third generation" 1
 tctl_in "$JOB" exchange
 expect_rc "the first generation (its record gone) is just inactive" 1
 
+# --- deleting the successor deletes the predecessor in its overlap too
+issue_ok pair --expires 1d || finish
+P1=$TOKEN
+tctl_in "$P1" rotate --overlap 30m
+P2=$(head -n 1 "$T/out")
+tctl_in "$P1" exchange
+P1_ACCESS=$OUT
+tctl delete pair --yes
+expect_rc "delete of the successor by name exits 0" 0
+tctl_in "$P1" verify
+expect_rc "the rotated predecessor, still in its overlap, is gone with it" 1
+tctl_in "$P1_ACCESS" verify
+expect_rc "... and so is its access token" 1
+tctl --json list --expired
+expect_json "nothing named pair is left" "[t for t in j if t['name'] == 'pair'] == []" "$OUT"
+
 # --- limits and refusals
 issue_ok limits --expires 1d || finish
 LIM=$TOKEN
