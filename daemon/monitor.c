@@ -195,6 +195,39 @@ monitor_check(void)
 }
 
 /*
+ * tokend --key-id: a fingerprint of the hash key, so that an admin can
+ * tell whether two hosts, or a host and a backup, hold the same key
+ * without showing it (a keyed BLAKE2b of it: nothing of the key leaks).
+ */
+static void __attribute__((noreturn))
+monitor_key_id(void)
+{
+	static const char	 domain[] = "tokend key id v1";
+	uint8_t			*master, id[16];
+	char			 hex[2 * sizeof(id) + 1];
+	char			*cause = NULL;
+	struct stat		 st;
+	size_t			 i;
+
+	if (stat(m.conf.key_file, &st) == -1)
+		fatalx("key file %s: %s", m.conf.key_file, strerror(errno));
+	if ((master = sodium_malloc(MON_KEY_BYTES)) == NULL)
+		fatalx("cannot allocate key memory");
+	if (token_key_read(m.conf.key_file, 0, master, &cause) == -1)
+		fatalx("%s", cause ? cause : "cannot read the key file");
+	crypto_generichash(id, sizeof(id), (const uint8_t *)domain,
+	    sizeof(domain) - 1, master, MON_KEY_BYTES);
+	sodium_free(master);
+	sodium_bin2hex(hex, sizeof(hex), id, sizeof(id));
+	/* In groups of 4, as people compare them by eye. */
+	printf("%s: ", m.conf.key_file);
+	for (i = 0; i < 2 * sizeof(id); i += 4)
+		printf("%s%.4s", i > 0 ? "-" : "", hex + i);
+	printf("\n");
+	exit(fflush(stdout) == 0 ? 0 : 1);
+}
+
+/*
  * Every connection holds a descriptor: raise the soft limit to the hard
  * one (the daemon uses epoll, never select), then keep max_connections
  * below what is left, so accept(2) does not run out first.
@@ -1168,6 +1201,8 @@ monitor_main(const struct monitor_opts *opts)
 		fatalx("libsodium failed to initialise");
 	if (opts->check)
 		monitor_check();
+	if (opts->key_id)
+		monitor_key_id();
 	monitor_harden();
 	monitor_user();
 	monitor_fd_limit();

@@ -190,6 +190,7 @@ struct monitor_opts {
 	int		 foreground;
 	int		 debug;
 	int		 check;			/* -n: check the configuration, exit */
+	int		 key_id;		/* --key-id: print the key's fingerprint */
 };
 
 /* tokend (no mode flag): the monitor, which starts the engine (monitor.c). */

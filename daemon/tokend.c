@@ -24,7 +24,8 @@ usage(int status)
 	    "              [--key-file FILE] [--pam-service NAME] "
 	    "[--pam-confdir DIR]\n"
 	    "              [--user NAME] [-d|--debug]\n"
-	    "       tokend -n [-c FILE] [options]   (check the configuration)\n");
+	    "       tokend -n [-c FILE] [options]   (check the configuration)\n"
+	    "       tokend --key-id [-c FILE] [--key-file FILE]\n");
 	exit(status);
 }
 
@@ -42,6 +43,7 @@ main(int argc, char **argv)
 		{ "user",	required_argument,	NULL, 'u' },
 		{ "debug",	no_argument,		NULL, 'd' },
 		{ "check",	no_argument,		NULL, 'n' },
+		{ "key-id",	no_argument,		NULL, 'K' },
 		{ "help",	no_argument,		NULL, 'h' },
 		{ "version",	no_argument,		NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
@@ -76,6 +78,7 @@ main(int argc, char **argv)
 		case 'u':	opts.flags[5] = optarg; break;
 		case 'd':	opts.debug = 1; break;
 		case 'n':	opts.check = 1; break;
+		case 'K':	opts.key_id = 1; break;
 		case 'h':	usage(0);
 		case 'V':	printf("tokend %s\n", TOKEND_VERSION); return 0;
 		default:	usage(2);

@@ -156,4 +156,22 @@ check_conf "$T/open.key"
 expect_rc "tokend -n with a key file others can read exits 1" 1
 expect_match "... and says why" 'open.key' "$ERR"
 
+# --- tokend --key-id: the same key, the same fingerprint; no key bytes shown
+run "$TOKEND" --key-id -c "$T/check.conf" --key-file "$T/hash.key"
+expect_rc "tokend --key-id exits 0" 0
+KEYID=$(sed -n 's/^.*: //p' "$T/out")
+expect_match "it prints the key file and a fingerprint in groups of 4" \
+    "^$T/hash.key: [0-9a-f]{4}(-[0-9a-f]{4}){7}\$" "$OUT"
+cp -p "$T/hash.key" "$T/copy.key"
+run "$TOKEND" --key-id -c "$T/check.conf" --key-file "$T/copy.key"
+expect_eq "a copy of the key (another host's) has the same id" "$KEYID" "$(sed -n 's/^.*: //p' "$T/out")"
+head -c 32 /dev/urandom >"$T/other.key"
+chmod 600 "$T/other.key"
+run "$TOKEND" --key-id -c "$T/check.conf" --key-file "$T/other.key"
+expect_no_match "another key has another id" "$KEYID" "$OUT"
+expect_no_match "the id is not the key's bytes" "$(od -An -tx1 "$T/hash.key" | tr -d ' \n' | cut -c1-16)" "$OUT"
+run "$TOKEND" --key-id -c "$T/check.conf" --key-file "$T/missing.key"
+expect_rc "a missing key file: exit 1" 1
+expect_match "... saying so" 'missing.key: No such file or directory' "$ERR"
+
 finish
