@@ -41,7 +41,9 @@ credfile_read(const char *path, char **token, const char **cause)
 	int		 fd;
 
 	*token = NULL;
-	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1) {
+	/* O_NONBLOCK: a FIFO put there must not hang us before the check. */
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC |
+	    O_NONBLOCK)) == -1) {
 		*cause = strerror(errno);
 		return -1;
 	}
@@ -84,19 +86,26 @@ fail:
 	return -1;
 }
 
-/* $XDG_RUNTIME_DIR/tokend, made 0700 if missing; NULL and *cause if unusable. */
+/*
+ * $XDG_RUNTIME_DIR/tokend, made 0700 if missing, opened (never through a
+ * symbolic link) and checked on the descriptor: the files in it are then
+ * reached only relative to it.  The descriptor, or -1 and *cause.
+ */
 static int
-credcache_dir(char *dir, size_t size, const char **cause)
+credcache_dir(const char **cause)
 {
 	const char	*run = getenv("XDG_RUNTIME_DIR");
 	struct stat	 st;
+	char		 dir[512];
+	int		 fd;
 
 	if (run == NULL || *run != '/') {
 		*cause = "--cache needs $XDG_RUNTIME_DIR (set by a login "
 		    "session)";
 		return -1;
 	}
-	if ((size_t)snprintf(dir, size, "%s/tokend", run) >= size) {
+	if ((size_t)snprintf(dir, sizeof(dir), "%s/tokend", run) >=
+	    sizeof(dir)) {
 		*cause = "$XDG_RUNTIME_DIR is too long";
 		return -1;
 	}
@@ -104,31 +113,32 @@ credcache_dir(char *dir, size_t size, const char **cause)
 		*cause = strerror(errno);
 		return -1;
 	}
-	if (lstat(dir, &st) == -1 || !S_ISDIR(st.st_mode) ||
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) == -1 || fstat(fd, &st) == -1 ||
 	    st.st_uid != getuid() || (st.st_mode & 077) != 0) {
+		if (fd != -1)
+			close(fd);
 		*cause = "$XDG_RUNTIME_DIR/tokend is not a directory of yours "
 		    "that only you can use";
 		return -1;
 	}
-	return 0;
+	return fd;
 }
 
 /* The cache file's name for this refresh token, scopes and lifetime. */
 static int
-credcache_path(const char *refresh, const char *const *scopes, unsigned n,
-    uint32_t lifetime, char *path, size_t size, const char **cause)
+credcache_name(const char *refresh, const char *const *scopes, unsigned n,
+    uint32_t lifetime, char *name, size_t size, const char **cause)
 {
 	crypto_generichash_state	st;
 	unsigned char			h[16];
-	char				dir[512], hex[2 * sizeof(h) + 1];
+	char				hex[2 * sizeof(h) + 1];
 	unsigned			i;
 
 	if (sodium_init() < 0) {
 		*cause = "libsodium failed to initialise";
 		return -1;
 	}
-	if (credcache_dir(dir, sizeof(dir), cause) == -1)
-		return -1;
 	crypto_generichash_init(&st, (const unsigned char *)"tokenctl-cache",
 	    14, sizeof(h));
 	crypto_generichash_update(&st, (const unsigned char *)refresh,
@@ -140,10 +150,7 @@ credcache_path(const char *refresh, const char *const *scopes, unsigned n,
 		    strlen(scopes[i]) + 1);
 	crypto_generichash_final(&st, h, sizeof(h));
 	sodium_bin2hex(hex, sizeof(hex), h, sizeof(h));
-	if ((size_t)snprintf(path, size, "%s/access-%s", dir, hex) >= size) {
-		*cause = "$XDG_RUNTIME_DIR is too long";
-		return -1;
-	}
+	snprintf(name, size, "access-%s", hex);
 	return 0;
 }
 
@@ -152,20 +159,25 @@ credcache_get(const char *refresh, const char *const *scopes, unsigned n,
     uint32_t lifetime, int64_t now, struct credcache_entry *e,
     const char **cause)
 {
-	char		 path[600], buf[CREDCACHE_FILE_MAX + 1], *nl, *nl2;
+	char		 name[64], buf[CREDCACHE_FILE_MAX + 1], *nl, *nl2;
 	long long	 exp;
 	ssize_t		 len;
-	int		 fd;
+	int		 dfd, fd;
 
-	if (credcache_path(refresh, scopes, n, lifetime, path, sizeof(path),
-	    cause) == -1)
+	if (credcache_name(refresh, scopes, n, lifetime, name, sizeof(name),
+	    cause) == -1 || (dfd = credcache_dir(cause)) == -1)
 		return -1;
-	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1)
+	if ((fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC |
+	    O_NONBLOCK)) == -1) {
+		close(dfd);
 		return 0;		/* nothing cached */
+	}
 	len = read(fd, buf, sizeof(buf) - 1);
 	close(fd);
-	if (len <= 0)
+	if (len <= 0) {
+		close(dfd);
 		return 0;
+	}
 	buf[len] = '\0';
 	/* "<expiry>\n<granted scopes>\n<access token>\n" */
 	if ((nl = strchr(buf, '\n')) == NULL ||
@@ -175,9 +187,11 @@ credcache_get(const char *refresh, const char *const *scopes, unsigned n,
 	    strcspn(nl2 + 1, "\n") == 0 ||
 	    strcspn(nl2 + 1, "\n") >= sizeof(e->access)) {
 		tokend_wipe(buf, sizeof(buf));
-		unlink(path);		/* stale or damaged: ask again */
+		unlinkat(dfd, name, 0);	/* stale or damaged: ask again */
+		close(dfd);
 		return 0;
 	}
+	close(dfd);
 	e->expires = exp;
 	*nl2 = '\0';
 	snprintf(e->scope, sizeof(e->scope), "%s", nl + 1);
@@ -191,32 +205,36 @@ int
 credcache_put(const char *refresh, const char *const *scopes, unsigned n,
     uint32_t lifetime, const struct credcache_entry *e, const char **cause)
 {
-	char	path[600], tmp[620], buf[CREDCACHE_FILE_MAX + 1];
-	int	fd, len, ok;
+	char	name[64], tmp[96], buf[CREDCACHE_FILE_MAX + 1];
+	int	dfd, fd, len, ok;
 
-	if (credcache_path(refresh, scopes, n, lifetime, path, sizeof(path),
-	    cause) == -1)
+	if (credcache_name(refresh, scopes, n, lifetime, name, sizeof(name),
+	    cause) == -1 || (dfd = credcache_dir(cause)) == -1)
 		return -1;
 	len = snprintf(buf, sizeof(buf), "%" PRId64 "\n%s\n%s\n", e->expires,
 	    e->scope, e->access);
 	if (len < 0 || (size_t)len >= sizeof(buf)) {
 		*cause = "access token too long";
+		close(dfd);
 		return -1;
 	}
-	snprintf(tmp, sizeof(tmp), "%s.%ld", path, (long)getpid());
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-	    0600)) == -1) {
+	snprintf(tmp, sizeof(tmp), "%s.%ld", name, (long)getpid());
+	if ((fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, 0600)) == -1) {
 		*cause = strerror(errno);
 		tokend_wipe(buf, sizeof(buf));
+		close(dfd);
 		return -1;
 	}
 	ok = write(fd, buf, (size_t)len) == len;
 	ok = close(fd) == 0 && ok;
 	tokend_wipe(buf, sizeof(buf));
-	if (!ok || rename(tmp, path) == -1) {
+	if (!ok || renameat(dfd, tmp, dfd, name) == -1) {
 		*cause = strerror(errno);
-		unlink(tmp);
+		unlinkat(dfd, tmp, 0);
+		close(dfd);
 		return -1;
 	}
+	close(dfd);
 	return 0;
 }

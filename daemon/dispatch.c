@@ -1010,9 +1010,16 @@ reuse_detected(struct conn *c, const struct token_record *rec)
 	td->stats.reuse_detected++;
 	vcache_forget(rec->id);
 	vcache_forget(rec->rotated_to);
-	if ((p = pending_new(c, STORE_OP_DEL_CHAIN, reuse_done)) == NULL)
+	/* Not pending_new: the request gets its own answer, even without. */
+	if ((p = calloc(1, sizeof(*p))) == NULL) {
+		log_warnx("reuse of rotated token: out of memory, not revoked");
 		return;
+	}
+	p->op.type = STORE_OP_DEL_CHAIN;
+	p->op.done = reuse_done;
 	p->op.arg = NULL;	/* the request is answered now: nobody waits */
+	p->caller_uid = conn_peer(c)->uid;
+	p->caller_pid = conn_peer(c)->pid;
 	p->op.id = rec->id;
 	tokenfmt_id_str(rec->id, p->id);
 	writer_submit(&p->op);
@@ -1312,6 +1319,46 @@ done:
 }
 
 static void
+unrotate_done(struct store_op *op)
+{
+	struct pending	*p = (struct pending *)op;
+	char		 old[TOKEND_ID_LEN + 1];
+
+	tokenfmt_id_str(op->id, old);
+	if (op->result == STORE_OK) {
+		vcache_forget(op->id);
+		vcache_forget(op->rec.id);
+		log_info("rotation of token %s to %s undone: the client left "
+		    "before the new token was shown; the old one works on",
+		    old, p->id);
+	} else
+		log_warnx("rotation of token %s to %s could not be undone "
+		    "(%s): the old one may no longer work", old, p->id,
+		    op->cause ? op->cause : "store error");
+	pending_free(p, NULL);
+}
+
+/*
+ * The client of a ROTATE left before its answer: nobody has the new
+ * token, so it goes and the old one works again, as if nothing happened.
+ * p is reused for the undo.
+ */
+static void
+rotate_undo(struct pending *p)
+{
+	uint64_t	id = p->op.id, next = p->op.rec.id;
+
+	explicit_bzero(p->token, sizeof(p->token));
+	free(p->op.cause);
+	memset(&p->op, 0, sizeof(p->op));
+	p->op.type = STORE_OP_UNROTATE;
+	p->op.done = unrotate_done;
+	p->op.id = id;
+	p->op.rec.id = next;
+	writer_submit(&p->op);
+}
+
+static void
 rotate_done(struct store_op *op)
 {
 	struct pending		*p = (struct pending *)op;
@@ -1338,14 +1385,21 @@ rotate_done(struct store_op *op)
 	}
 	/* Answers kept for the old token did not know of its overlap. */
 	vcache_forget(op->id);
+	if (op->gone != 0) {
+		/* The token before it, kept until now, is gone. */
+		vcache_forget(op->gone);
+		lastused_forget(op->gone);
+	}
+	if (c == NULL) {
+		rotate_undo(p);
+		return;
+	}
 	td->stats.rotated++;
 	log_info("rotated token %s \"%s\" of %s (uid %u) to %s; the old one "
-	    "works until %s; caller uid %u pid %d%s", old, rec->name,
+	    "works until %s; caller uid %u pid %d", old, rec->name,
 	    rec->user, (unsigned)rec->uid, p->id, log_time(op->until, when,
-	    sizeof(when)), (unsigned)p->caller_uid, (int)p->caller_pid,
-	    c == NULL ? "; the client left before it was shown" : "");
-	if (c != NULL)
-		send_issued(c, p->token, rec);
+	    sizeof(when)), (unsigned)p->caller_uid, (int)p->caller_pid);
+	send_issued(c, p->token, rec);
 	pending_free(p, c);
 }
 

@@ -78,6 +78,7 @@ enum store_op_type {
 	STORE_OP_RENAME,	/* id, rec.name (new), now; rec gets the record */
 	STORE_OP_ROTATE,	/* id (old), rec (the successor), until */
 	STORE_OP_DEL_CHAIN,	/* id and its successor; rec gets id's record */
+	STORE_OP_UNROTATE,	/* undo ROTATE of id to rec.id (answer lost) */
 };
 
 /* One write, as the writer thread takes it. */
@@ -88,6 +89,7 @@ struct store_op {
 	int64_t			 now;
 	int64_t			 until;		/* ROTATE: end of the overlap */
 	uint64_t		 id;
+	uint64_t		 gone;		/* ROTATE: the predecessor deleted, or 0 */
 	uint32_t		 uid;
 	const uint64_t		*ids;
 	const int64_t		*times;

@@ -498,7 +498,7 @@ rename_in(struct store *st, MDB_txn *txn, uint64_t id, const char *name,
  */
 static int
 rotate_in(struct store *st, MDB_txn *txn, uint64_t id,
-    struct token_record *next, int64_t until, char **cause)
+    struct token_record *next, int64_t until, uint64_t *gone, char **cause)
 {
 	struct token_record	old;
 	uint8_t			buf[STORE_REC_MAX];
@@ -515,17 +515,26 @@ rotate_in(struct store *st, MDB_txn *txn, uint64_t id,
 		cause_set(cause, "rotated already");
 		return (STORE_EXISTS);
 	}
+	/* What the successor inherits, as it is now (a RENAME may have won). */
+	next->uid = old.uid;
+	next->expires = old.expires;
+	memcpy(next->user, old.user, sizeof(next->user));
+	memcpy(next->name, old.name, sizeof(next->name));
+	next->nscopes = old.nscopes;
+	memcpy(next->scopes, old.scopes, sizeof(next->scopes));
 	if (!store_room(st)) {
 		cause_set(cause, "database full (the rest is kept free for "
 		    "deletes; raise map_size)");
 		return (STORE_FULL);
 	}
+	*gone = 0;
 	if (old.rotated_from != 0) {
 		ret = store_del_one(st, txn, old.rotated_from, NULL, cause);
 		if (ret != STORE_OK && ret != STORE_NOTFOUND)
 			return (ret);
 		free(*cause);
 		*cause = NULL;
+		*gone = old.rotated_from;
 	}
 	old.rotated_from = 0;
 	old.rotated_to = next->id;
@@ -561,6 +570,33 @@ revoke_in(struct store *st, MDB_txn *txn, uint64_t id,
 		*cause = NULL;
 	}
 	return (STORE_OK);
+}
+
+/*
+ * A ROTATE whose answer could not be given (the client left): the new
+ * token was never shown, so the old one must go on working.
+ */
+static int
+unrotate_in(struct store *st, MDB_txn *txn, uint64_t id, uint64_t next,
+    char **cause)
+{
+	struct token_record	old;
+	int			ret, found;
+
+	if ((found = store_fetch(st, txn, id, &old, cause)) == -1)
+		return (STORE_ERR);
+	if (found != 0 || old.rotated_to != next) {
+		cause_set(cause, "not rotated to that token any more");
+		return (STORE_NOTFOUND);
+	}
+	ret = store_del_one(st, txn, next, NULL, cause);
+	if (ret != STORE_OK && ret != STORE_NOTFOUND)
+		return (ret);
+	free(*cause);
+	*cause = NULL;
+	old.rotated_to = 0;
+	old.overlap_until = 0;
+	return (update_in(st, txn, &old, cause));
 }
 
 /* Reuse of a rotated token: it and its successor go. */
@@ -607,7 +643,10 @@ op_run(struct store *st, MDB_txn *txn, struct store_op *op)
 	case STORE_OP_ROTATE:
 		op->changed = 1;
 		return (rotate_in(st, txn, op->id, &op->rec, op->until,
-		    &op->cause));
+		    &op->gone, &op->cause));
+	case STORE_OP_UNROTATE:
+		op->changed = 1;
+		return (unrotate_in(st, txn, op->id, op->rec.id, &op->cause));
 	case STORE_OP_DEL_CHAIN:
 		op->changed = 1;
 		return (del_chain_in(st, txn, op->id, &op->rec, &op->cause));

@@ -109,6 +109,10 @@ chmod 600 "$T/script.token"
 tctl exchange --token-file "$T/script.token"
 expect_rc "--token-file 0600 works" 0
 expect_match "... and prints an access token" '^tka_[0-9A-Za-z]+$' "$OUT"
+mkfifo -m 600 "$T/fifo.token"
+tctl exchange --token-file "$T/fifo.token"
+expect_rc "--token-file that is a FIFO is refused at once, not waited on" 2
+expect_match "... as not a regular file" 'not a regular file' "$ERR"
 ln -s "$T/script.token" "$T/link.token"
 tctl exchange --token-file "$T/link.token"
 expect_rc "--token-file through a symbolic link is refused" 2

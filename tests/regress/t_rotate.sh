@@ -111,6 +111,30 @@ expect_rc "... and so is its access token" 1
 tctl --json list --expired
 expect_json "nothing named pair is left" "[t for t in j if t['name'] == 'pair'] == []" "$OUT"
 
+# --- a ROTATE whose client leaves before the answer is undone: nobody has
+# the new token, so the old one must go on working.
+cp "$(dirname "$0")/rawclient.py" "$T/rawclient.py"
+issue_ok lost --expires 1d || finish
+LOST=$TOKEN
+FRAME=$("$PYTHON" -c 'import struct,sys
+t=sys.argv[1].encode(); b=struct.pack(">H",len(t))+t+struct.pack(">I",0)
+sys.stdout.write((b"TK\x01\x0b"+struct.pack(">I",len(b))+b).hex())' "$LOST")
+rotations() { grep -c 'rotated token .* "lost"\|rotation of token .* undone' "$T/daemon.log"; }
+"$PYTHON" "$T/rawclient.py" "$SOCK" close "$FRAME" >/dev/null 2>&1
+# The daemon may drop the request with the connection, or rotate and undo.
+if wait_for "$CMD_TIMEOUT" grep -q 'rotation of token .* undone' "$T/daemon.log"; then
+	pass "a ROTATE whose client left was undone (logged)"
+else
+	expect_no_match "... or never made" 'rotated token .* "lost"' "$(cat "$T/daemon.log")"
+fi
+tctl_in "$LOST" verify
+expect_rc "the old token still works" 0
+tctl --json show lost
+expect_json "... not rotated, and the only token named lost" \
+    "j['state'] == 'active' and 'rotated_to' not in j" "$OUT"
+tctl --json list --expired
+expect_json "no orphan successor is left" "len([t for t in j if t['name'] == 'lost']) == 1" "$OUT"
+
 # --- limits and refusals
 issue_ok limits --expires 1d || finish
 LIM=$TOKEN
