@@ -162,7 +162,7 @@ static const struct {
 	  "the same name, scopes and expiry, printed on stdout once.  No\n"
 	  "password: the token is the credential, so a job can rotate its own.\n"
 	  "The old token is refused from then on (after the overlap); used\n"
-	  "again, it and its successor are both revoked.\n"
+	  "again, it and every token rotated from it are revoked.\n"
 	  "\n"
 	  "  --overlap DURATION  the old token keeps working this long (default\n"
 	  "                      0, at most the host's rotate_overlap_max, 1h)\n"

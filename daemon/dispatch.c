@@ -717,11 +717,8 @@ revoke_done(struct store_op *op)
 	/* Before the answer: the next VERIFY must not see it active. */
 	lastused_forget(op->id);
 	vcache_forget(op->id);
-	if (op->rec.rotated_from != 0) {
-		/* Its predecessor, still in its overlap, went with it. */
-		lastused_forget(op->rec.rotated_from);
-		vcache_forget(op->rec.rotated_from);
-	}
+	if (op->rec.rotated_from != 0)
+		vcache_forget_all();	/* the tokens it was rotated from went too */
 	td->stats.revoked++;
 	log_info("revoked token %s \"%s\" of %s (uid %u), caller uid %u pid %d",
 	    p->id, op->rec.name, op->rec.user, (unsigned)op->rec.uid,
@@ -977,17 +974,16 @@ reuse_done(struct store_op *op)
 	char		 next[TOKEND_ID_LEN + 1];
 
 	if (op->result == STORE_OK) {
-		vcache_forget(op->id);
+		/* The whole chain went: forget every answer kept (rare). */
+		vcache_forget_all();
 		lastused_forget(op->id);
-		if (op->rec.rotated_to != 0) {
-			vcache_forget(op->rec.rotated_to);
-			lastused_forget(op->rec.rotated_to);
+		if (op->rec.rotated_to != 0)
 			td->stats.revoked++;
-		}
 		tokenfmt_id_str(op->rec.rotated_to, next);
 		log_warnx("reuse of rotated token %s \"%s\" of %s (uid %u) "
-		    "after its overlap, by caller uid %u pid %d: it and its "
-		    "successor %s are revoked", p->id, op->rec.name,
+		    "after its overlap, by caller uid %u pid %d: it and the "
+		    "tokens rotated from it (%s on) are revoked", p->id,
+		    op->rec.name,
 		    op->rec.user, (unsigned)op->rec.uid,
 		    (unsigned)p->caller_uid, (int)p->caller_pid, next);
 	} else if (op->result != STORE_NOTFOUND)

@@ -490,6 +490,83 @@ rename_in(struct store *st, MDB_txn *txn, uint64_t id, const char *name,
 }
 
 /*
+ * Walk back from rec through the tokens it was rotated from.  cb is called
+ * for each (nearest first) with its depth (1 = rec's predecessor); it may
+ * stop the walk by returning 1.  A missing record ends the chain.
+ */
+static int
+walk_back(struct store *st, MDB_txn *txn, const struct token_record *rec,
+    int (*cb)(struct store *, MDB_txn *, struct token_record *, int, void *,
+    char **), void *arg, char **cause)
+{
+	struct token_record	cur;
+	uint64_t		prev = rec->rotated_from;
+	int			depth, found, ret;
+
+	for (depth = 1; prev != 0 && depth <= STORE_ROTATE_KEEP + 1; depth++) {
+		if ((found = store_fetch(st, txn, prev, &cur, cause)) == -1)
+			return (STORE_ERR);
+		if (found != 0)
+			break;
+		prev = cur.rotated_from;
+		if ((ret = cb(st, txn, &cur, depth, arg, cause)) != 0)
+			return (ret == 1 ? STORE_OK : ret);
+	}
+	return (STORE_OK);
+}
+
+/*
+ * trim_chain's step.  The rotating token itself will be one kept token,
+ * so its predecessor at depth KEEP - 1 is the last kept: the one before
+ * that goes.
+ */
+static int
+trim_cb(struct store *st, MDB_txn *txn, struct token_record *r, int depth,
+    void *arg, char **cause)
+{
+	uint64_t	*gone = arg;
+	uint64_t	 drop = r->rotated_from;
+	int		 ret;
+
+	if (depth < STORE_ROTATE_KEEP - 1 || drop == 0)
+		return (0);
+	ret = store_del_one(st, txn, drop, NULL, cause);
+	if (ret != STORE_OK && ret != STORE_NOTFOUND)
+		return (ret);
+	free(*cause);
+	*cause = NULL;
+	*gone = drop;
+	r->rotated_from = 0;
+	ret = update_in(st, txn, r, cause);
+	return (ret == STORE_OK ? 1 : ret);
+}
+
+/*
+ * Before rec rotates: of the tokens rotated away before it, keep the
+ * STORE_ROTATE_KEEP nearest (a replay of any of them is caught) and
+ * delete the one beyond, so that a chain holds at most KEEP + 1 records.
+ */
+static int
+trim_chain(struct store *st, MDB_txn *txn, const struct token_record *rec,
+    uint64_t *gone, char **cause)
+{
+	int	ret;
+
+	*gone = 0;
+	if (STORE_ROTATE_KEEP <= 1 && rec->rotated_from != 0) {
+		/* Only the rotating token is kept: its predecessor goes. */
+		ret = store_del_one(st, txn, rec->rotated_from, NULL, cause);
+		if (ret != STORE_OK && ret != STORE_NOTFOUND)
+			return (ret);
+		free(*cause);
+		*cause = NULL;
+		*gone = rec->rotated_from;
+		return (STORE_OK);
+	}
+	return (walk_back(st, txn, rec, trim_cb, gone, cause));
+}
+
+/*
  * ROTATE: id makes way for next (a new record with id's name, scopes and
  * expiry).  id stays, pointing at next, until its expiry (reuse is then
  * detected); its own predecessor, kept for the same reason, goes now: one
@@ -527,16 +604,10 @@ rotate_in(struct store *st, MDB_txn *txn, uint64_t id,
 		    "deletes; raise map_size)");
 		return (STORE_FULL);
 	}
-	*gone = 0;
-	if (old.rotated_from != 0) {
-		ret = store_del_one(st, txn, old.rotated_from, NULL, cause);
-		if (ret != STORE_OK && ret != STORE_NOTFOUND)
-			return (ret);
-		free(*cause);
-		*cause = NULL;
-		*gone = old.rotated_from;
-	}
-	old.rotated_from = 0;
+	if ((ret = trim_chain(st, txn, &old, gone, cause)) != STORE_OK)
+		return (ret);
+	if (*gone == old.rotated_from)
+		old.rotated_from = 0;
 	old.rotated_to = next->id;
 	old.overlap_until = until;
 	if ((ret = update_in(st, txn, &old, cause)) != STORE_OK)
@@ -550,9 +621,26 @@ rotate_in(struct store *st, MDB_txn *txn, uint64_t id,
 	return (insert_in(st, txn, next, buf, len, cause));
 }
 
+/* A step of a walk that deletes what it passes. */
+static int
+delete_cb(struct store *st, MDB_txn *txn, struct token_record *r, int depth,
+    void *arg, char **cause)
+{
+	int	ret;
+
+	(void)depth;
+	(void)arg;
+	ret = store_del_one(st, txn, r->id, NULL, cause);
+	if (ret != STORE_OK && ret != STORE_NOTFOUND)
+		return (ret);
+	free(*cause);
+	*cause = NULL;
+	return (0);
+}
+
 /*
- * REVOKE: the token, and the predecessor it was rotated from if that one
- * is still in its overlap: a user deleting "the token" means both.
+ * REVOKE: the token, and the tokens it was rotated from (one may be in
+ * its overlap still): a user deleting "the token" means them all.
  */
 static int
 revoke_in(struct store *st, MDB_txn *txn, uint64_t id,
@@ -562,14 +650,7 @@ revoke_in(struct store *st, MDB_txn *txn, uint64_t id,
 
 	if ((ret = del_in(st, txn, id, rec, cause)) != STORE_OK)
 		return (ret);
-	if (rec->rotated_from != 0) {
-		ret = store_del_one(st, txn, rec->rotated_from, NULL, cause);
-		if (ret != STORE_OK && ret != STORE_NOTFOUND)
-			return (ret);
-		free(*cause);
-		*cause = NULL;
-	}
-	return (STORE_OK);
+	return (walk_back(st, txn, rec, delete_cb, NULL, cause));
 }
 
 /*
@@ -599,21 +680,34 @@ unrotate_in(struct store *st, MDB_txn *txn, uint64_t id, uint64_t next,
 	return (update_in(st, txn, &old, cause));
 }
 
-/* Reuse of a rotated token: it and its successor go. */
+/*
+ * Reuse of a rotated token: the whole chain goes, the tokens before it and
+ * every one after it up to the live one, whoever holds that.
+ */
 static int
 del_chain_in(struct store *st, MDB_txn *txn, uint64_t id,
     struct token_record *rec, char **cause)
 {
-	int	ret;
+	struct token_record	cur;
+	uint64_t		next;
+	int			ret, found, hops;
 
 	if ((ret = del_in(st, txn, id, rec, cause)) != STORE_OK)
 		return (ret);
-	if (rec->rotated_to != 0) {
-		ret = store_del_one(st, txn, rec->rotated_to, NULL, cause);
+	if ((ret = walk_back(st, txn, rec, delete_cb, NULL, cause)) != STORE_OK)
+		return (ret);
+	next = rec->rotated_to;
+	for (hops = 0; next != 0 && hops <= STORE_ROTATE_KEEP + 1; hops++) {
+		if ((found = store_fetch(st, txn, next, &cur, cause)) == -1)
+			return (STORE_ERR);
+		if (found != 0)
+			break;
+		ret = store_del_one(st, txn, next, NULL, cause);
 		if (ret != STORE_OK && ret != STORE_NOTFOUND)
 			return (ret);
 		free(*cause);
 		*cause = NULL;
+		next = cur.rotated_to;
 	}
 	return (STORE_OK);
 }

@@ -15,6 +15,11 @@
 
 #define STORE_REC_VERSION	1
 #define STORE_REC_FIXED		(1 + 8 + 1 + 4 + 8 + 8 + 8 + 32)
+/*
+ * Rotated tokens kept, refused, behind each live token so that a replay
+ * of any of them is caught (ROTATE): a chain holds at most KEEP + 1.
+ */
+#define STORE_ROTATE_KEEP	3
 /* After the scopes, only for a record in a rotation: 'R' and 3 x 8 bytes. */
 #define STORE_REC_ROTATION	(1 + 8 + 8 + 8)
 #define STORE_REC_MAX		(STORE_REC_FIXED + 2 + TOKEND_USER_MAX + \

@@ -173,7 +173,7 @@ enum tokend_err	 tokend_token_rename(struct tokend_conn *conn, const char *id,
  * token (TOKEND_TOKEN_SIZE bytes, shown once) and described in *info
  * (may be NULL).  The old token keeps working for overlap seconds (at most
  * the daemon's rotate_overlap_max); presented after that, it is refused
- * and its successor is revoked too (reuse detection).
+ * and every token rotated from it is revoked too (reuse detection).
  */
 enum tokend_err	 tokend_token_rotate(struct tokend_conn *conn,
 		     const char *refresh, uint32_t overlap, char *token,

@@ -64,7 +64,7 @@ fi
 tctl_in "$OLD" exchange
 expect_rc "the old token after its overlap is refused" 1
 expect_true "the log warns of the reuse, naming both" \
-    wait_log "reuse of rotated token $OLD_ID \"ci\" of $ME \\(uid $MY_UID\\) after its overlap.*successor $NEW_ID are revoked"
+    wait_log "reuse of rotated token $OLD_ID \"ci\" of $ME \\(uid $MY_UID\\) after its overlap.*tokens rotated from it \\($NEW_ID on\\) are revoked"
 wait_for "$CMD_TIMEOUT" sh -c "! printf '%s\\n' '$NEW' | '$TCTL' --socket '$SOCK' verify >/dev/null 2>&1"
 tctl_in "$NEW" verify
 expect_rc "... and the successor is revoked with it" 1
@@ -93,7 +93,22 @@ wait_for "$CMD_TIMEOUT" sh -c "! printf '%s\\n' '$JOB3' | '$TCTL' --socket '$SOC
 tctl_in "$JOB3" verify
 expect_rc "... and revokes the third generation" 1
 tctl_in "$JOB" exchange
-expect_rc "the first generation (its record gone) is just inactive" 1
+expect_rc "the first generation went with the chain" 1
+
+# --- a thief who rotates a stolen token twice is still caught
+issue_ok stolen --expires 1d || finish
+S1=$TOKEN
+tctl_in "$S1" rotate
+S2=$(head -n 1 "$T/out")
+tctl_in "$S2" rotate
+S3=$(head -n 1 "$T/out")
+tctl_in "$S3" verify
+expect_rc "the thief's third generation works" 0
+tctl_in "$S1" exchange
+expect_rc "the owner's old token is refused" 1
+wait_for "$CMD_TIMEOUT" sh -c "! printf '%s\n' '$S3' | '$TCTL' --socket '$SOCK' verify >/dev/null 2>&1"
+tctl_in "$S3" verify
+expect_rc "... and its replay revokes the thief's token, two rotations on" 1
 
 # --- deleting the successor deletes the predecessor in its overlap too
 issue_ok pair --expires 1d || finish
@@ -160,6 +175,13 @@ LIM2=$(head -n 1 "$T/out")
 expect_eq "two after one rotation (the old one, in its overlap)" 2 "$(records)"
 tctl_in "$LIM2" rotate --overlap 1m
 expect_rc "rotating again within the overlap of the first" 0
-expect_eq "still two after the second: the first generation is gone" 2 "$(records)"
+LIM3=$(head -n 1 "$T/out")
+tctl_in "$LIM3" rotate
+LIM4=$(head -n 1 "$T/out")
+tctl_in "$LIM4" rotate
+LIM5=$(head -n 1 "$T/out")
+expect_eq "after four rotations: the live token and three kept (the oldest went)" 4 "$(records)"
+tctl_in "$LIM5" verify
+expect_rc "the fifth generation works" 0
 stop_daemon
 finish

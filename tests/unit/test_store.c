@@ -299,25 +299,39 @@ test_rotate(struct store *st)
 	    "rotate: a rotated token cannot rotate again");
 	CHECK(store_get_token(st, 911, &got) == STORE_NOTFOUND,
 	    "rotate: ... and left no record");
-	memset(&op, 0, sizeof op);
-	op.type = STORE_OP_ROTATE;
-	op.id = 910;
-	mkrec(&op.rec, 920, 9000, "job", NOW + 1000);
-	op.until = NOW;
-	CHECK(apply_one(st, &op) == STORE_OK, "rotate: the successor rotates");
+	/* 910 -> 920 -> 930 -> 940: three rotated tokens are kept. */
+	{
+		static const uint64_t	gen[] = { 910, 920, 930, 940 };
+		size_t			g;
+
+		for (g = 0; g + 1 < sizeof(gen) / sizeof(gen[0]); g++) {
+			memset(&op, 0, sizeof op);
+			op.type = STORE_OP_ROTATE;
+			op.id = gen[g];
+			mkrec(&op.rec, gen[g + 1], 9000, "job", NOW + 1000);
+			op.until = NOW;
+			CHECK(apply_one(st, &op) == STORE_OK,
+			    "rotate: the successor rotates in turn");
+		}
+	}
 	CHECK(store_get_token(st, 900, &got) == STORE_NOTFOUND,
-	    "rotate: the first generation goes (one predecessor kept)");
+	    "rotate: the fourth token back goes (three kept)");
 	CHECK(store_get_token(st, 910, &got) == STORE_OK &&
 	    got.rotated_to == 920 && got.rotated_from == 0,
-	    "rotate: the second generation is kept, pointing on");
+	    "rotate: the oldest kept one points on, and back to nothing");
+	CHECK(store_get_token(st, 930, &got) == STORE_OK &&
+	    got.rotated_to == 940 && got.rotated_from == 920,
+	    "rotate: the kept ones keep their links");
 	memset(&op, 0, sizeof op);
 	op.type = STORE_OP_DEL_CHAIN;
 	op.id = 910;
 	CHECK(apply_one(st, &op) == STORE_OK && op.rec.rotated_to == 920,
-	    "reuse: delete the rotated token and its successor");
+	    "reuse: a replay of the oldest kept token");
 	CHECK(store_get_token(st, 910, &got) == STORE_NOTFOUND &&
-	    store_get_token(st, 920, &got) == STORE_NOTFOUND,
-	    "reuse: both are gone");
+	    store_get_token(st, 920, &got) == STORE_NOTFOUND &&
+	    store_get_token(st, 930, &got) == STORE_NOTFOUND &&
+	    store_get_token(st, 940, &got) == STORE_NOTFOUND,
+	    "reuse: the whole chain is gone, the live token too");
 	CHECK(store_get_token(st, 901, &got) == STORE_OK && got.rotated_to == 0 &&
 	    got.rotated_from == 0, "rotate: a record of before has no trailer");
 }
