@@ -341,7 +341,7 @@ cmd_rotate(struct tokenctl_opts *opts, int argc, char **argv)
 		return tokenctl_usage_error("rotate: unexpected argument %s",
 		    tokenctl_safe_arg(argv[optind]));
 	if (token_file != NULL) {
-		if (credfile_read(token_file, &refresh, &cause) == -1) {
+		if (credcache_read_file(token_file, &refresh, &cause) == -1) {
 			tokenctl_failx(TOKEND_E_ARG, "rotate: --token-file "
 			    "%s: %s", tokenctl_safe_arg(token_file), cause);
 			return TOKENCTL_EXIT_USAGE;

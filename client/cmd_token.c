@@ -160,7 +160,7 @@ cmd_token_exchange(struct tokenctl_opts *opts, int argc, char **argv)
 		    tokenctl_safe_arg(argv[optind]));
 
 	if (token_file != NULL) {
-		if (credfile_read(token_file, &refresh, &cause) == -1) {
+		if (credcache_read_file(token_file, &refresh, &cause) == -1) {
 			tokenctl_failx(TOKEND_E_ARG, "exchange: --token-file "
 			    "%s: %s", tokenctl_safe_arg(token_file), cause);
 			return TOKENCTL_EXIT_USAGE;
@@ -439,7 +439,7 @@ cmd_unlock(struct tokenctl_opts *opts, int argc, char **argv)
 	if ((rc = tokenctl_connect(opts, &conn)) != 0)
 		return rc;
 	output_clean(user, who, sizeof(who));
-	if ((err = tokend_unlock(conn, user, &was)) != TOKEND_OK) {
+	if ((err = tokend_user_unlock(conn, user, &was)) != TOKEND_OK) {
 		snprintf(what, sizeof(what), "unlock %s", who);
 		rc = tokenctl_fail(conn, err, what);
 		goto done;

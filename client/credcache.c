@@ -32,7 +32,7 @@
 #define CREDCACHE_FILE_MAX	(OUTPUT_SCOPES_SIZE + TOKEND_TOKEN_SIZE + 32)
 
 int
-credfile_read(const char *path, char **token, const char **cause)
+credcache_read_file(const char *path, char **token, const char **cause)
 {
 	struct stat	 st;
 	char		 buf[CREDCACHE_FILE_MAX + 1], *start, *end;

@@ -131,7 +131,7 @@ struct output_table;
 int64_t	 output_now(void);
 
 /* credcache.c: exchange --token-file and --cache. */
-int	 credfile_read(const char *path, char **token, const char **cause);
+int	 credcache_read_file(const char *path, char **token, const char **cause);
 struct credcache_entry {
 	int64_t	 expires;
 	char	 scope[OUTPUT_SCOPES_SIZE];	/* granted, space-separated */

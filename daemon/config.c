@@ -126,7 +126,7 @@ static const struct config_entry config_table[] = {
 static const char *
 config_cause(const char *cause)
 {
-	return (cause != NULL ? cause : "out of memory");
+	return cause != NULL ? cause : "out of memory";
 }
 
 static void
@@ -188,16 +188,16 @@ config_parse_digits(const char *s, uint64_t *n, const char **end)
 	uint64_t	v = 0, d;
 
 	if (*s < '0' || *s > '9')
-		return (-1);
+		return -1;
 	for (; *s >= '0' && *s <= '9'; s++) {
 		d = (uint64_t)(*s - '0');
 		if (v > (UINT64_MAX - d) / 10)
-			return (-1);
+			return -1;
 		v = v * 10 + d;
 	}
 	*n = v;
 	*end = s;
-	return (0);
+	return 0;
 }
 
 int
@@ -207,7 +207,7 @@ config_parse_size(const char *s, uint64_t *bytes)
 	uint64_t	 n, mult;
 
 	if (s == NULL || config_parse_digits(s, &n, &end) != 0)
-		return (-1);
+		return -1;
 	switch (*end) {
 	case '\0':
 		mult = 1;
@@ -229,14 +229,14 @@ config_parse_size(const char *s, uint64_t *bytes)
 		mult = 1024 * GIB;
 		break;
 	default:
-		return (-1);
+		return -1;
 	}
 	if (*end != '\0' && end[1] != '\0')
-		return (-1);
+		return -1;
 	if (n > UINT64_MAX / mult)
-		return (-1);
+		return -1;
 	*bytes = n * mult;
-	return (0);
+	return 0;
 }
 
 static int
@@ -245,14 +245,14 @@ config_parse_bool(const char *s, uint64_t *v)
 	if (strcasecmp(s, "yes") == 0 || strcasecmp(s, "true") == 0 ||
 	    strcasecmp(s, "on") == 0 || strcmp(s, "1") == 0) {
 		*v = 1;
-		return (0);
+		return 0;
 	}
 	if (strcasecmp(s, "no") == 0 || strcasecmp(s, "false") == 0 ||
 	    strcasecmp(s, "off") == 0 || strcmp(s, "0") == 0) {
 		*v = 0;
-		return (0);
+		return 0;
 	}
-	return (-1);
+	return -1;
 }
 
 static const struct config_entry *
@@ -262,9 +262,9 @@ config_find(const char *key)
 
 	for (i = 0; i < CONFIG_NENTRIES; i++) {
 		if (strcmp(config_table[i].name, key) == 0)
-			return (&config_table[i]);
+			return &config_table[i];
 	}
-	return (NULL);
+	return NULL;
 }
 
 static int
@@ -276,9 +276,9 @@ config_is_string(const struct config_entry *e)
 	case CONFIG_SERVICE:
 	case CONFIG_GROUP:
 	case CONFIG_USER:
-		return (1);
+		return 1;
 	default:
-		return (0);
+		return 0;
 	}
 }
 
@@ -287,15 +287,15 @@ config_unit(const struct config_entry *e)
 {
 	switch (e->type) {
 	case CONFIG_MSEC:
-		return (" ms");
+		return " ms";
 	case CONFIG_BYTES:
 	case CONFIG_SIZE64:
-		return (" bytes");
+		return " bytes";
 	case CONFIG_SECS:
 	case CONFIG_SECS64:
-		return (" seconds");
+		return " seconds";
 	default:
-		return ("");
+		return "";
 	}
 }
 
@@ -306,14 +306,14 @@ config_form(const struct config_entry *e)
 	switch (e->type) {
 	case CONFIG_SECS:
 	case CONFIG_SECS64:
-		return (" (a duration: " DURATION_UNITS ")");
+		return " (a duration: " DURATION_UNITS ")";
 	case CONFIG_BYTES:
 	case CONFIG_SIZE64:
-		return (" (a size: bytes, or a number with K, M, G or T)");
+		return " (a size: bytes, or a number with K, M, G or T)";
 	case CONFIG_BOOL:
-		return (" (yes or no)");
+		return " (yes or no)";
 	default:
-		return (" (a whole number)");
+		return " (a whole number)";
 	}
 }
 
@@ -330,7 +330,7 @@ config_range(const struct config_entry *e, char *buf, size_t size)
 	else
 		snprintf(buf, size, "%" PRIu64 " to %" PRIu64 "%s", e->min,
 		    e->max, config_unit(e));
-	return (buf);
+	return buf;
 }
 
 /* Text value to number, by the entry's type; range is checked elsewhere. */
@@ -345,21 +345,21 @@ config_parse_number(const struct config_entry *e, const char *s,
 	case CONFIG_COUNT:
 	case CONFIG_MSEC:
 		if (config_parse_digits(s, v, &end) != 0 || *end != '\0')
-			return (-1);
-		return (0);
+			return -1;
+		return 0;
 	case CONFIG_BYTES:
 	case CONFIG_SIZE64:
-		return (config_parse_size(s, v));
+		return config_parse_size(s, v);
 	case CONFIG_SECS:
 	case CONFIG_SECS64:
 		if (duration_parse(s, &secs) != 0)
-			return (-1);
+			return -1;
 		*v = (uint64_t)secs;
-		return (0);
+		return 0;
 	case CONFIG_BOOL:
-		return (config_parse_bool(s, v));
+		return config_parse_bool(s, v);
 	default:
-		return (-1);
+		return -1;
 	}
 }
 
@@ -380,22 +380,22 @@ config_get_number(const struct config *conf, const struct config_entry *e,
 	case CONFIG_SECS:
 		memcpy(&u, p, sizeof u);
 		*v = u;
-		return (0);
+		return 0;
 	case CONFIG_SECS64:
 		memcpy(&s64, p, sizeof s64);
 		if (s64 < 0)
-			return (-1);
+			return -1;
 		*v = (uint64_t)s64;
-		return (0);
+		return 0;
 	case CONFIG_SIZE64:
 		memcpy(v, p, sizeof *v);
-		return (0);
+		return 0;
 	case CONFIG_BOOL:
 		memcpy(&i, p, sizeof i);
 		*v = i != 0;
-		return (0);
+		return 0;
 	default:
-		return (-1);
+		return -1;
 	}
 }
 
@@ -439,13 +439,13 @@ config_check_string(const struct config_entry *e, const char *s,
 	if (strlen(s) >= e->size) {
 		cause_set(cause, "value for %s too long (at most %zu bytes)",
 		    e->name, e->size - 1);
-		return (-1);
+		return -1;
 	}
 	for (p = (const unsigned char *)s; *p != '\0'; p++) {
 		if (*p < 0x20 || *p == 0x7f) {
 			cause_set(cause, "bad value for %s: control "
 			    "character", e->name);
-			return (-1);
+			return -1;
 		}
 	}
 	switch (e->type) {
@@ -453,21 +453,21 @@ config_check_string(const struct config_entry *e, const char *s,
 		if (*s != '/') {
 			cause_set(cause, "bad value for %s: '%s' (must be "
 			    "an absolute path)", e->name, s);
-			return (-1);
+			return -1;
 		}
 		break;
 	case CONFIG_PATH_OPT:
 		if (*s != '\0' && *s != '/') {
 			cause_set(cause, "bad value for %s: '%s' (must be "
 			    "empty or an absolute path)", e->name, s);
-			return (-1);
+			return -1;
 		}
 		break;
 	case CONFIG_USER:
 		if (*s == '\0' || *s == '-' || strchr(s, ':') != NULL) {
 			cause_set(cause, "bad value for %s: '%s' (must be "
 			    "a user name)", e->name, s);
-			return (-1);
+			return -1;
 		}
 		break;
 	case CONFIG_SERVICE:
@@ -475,13 +475,13 @@ config_check_string(const struct config_entry *e, const char *s,
 		    strcmp(s, ".") == 0 || strcmp(s, "..") == 0) {
 			cause_set(cause, "bad value for %s: '%s' (must be "
 			    "a PAM service name)", e->name, s);
-			return (-1);
+			return -1;
 		}
 		break;
 	default:
 		break;
 	}
-	return (0);
+	return 0;
 }
 
 int
@@ -495,28 +495,28 @@ config_set(struct config *conf, const char *key, const char *value,
 	if (key == NULL || (e = config_find(key)) == NULL) {
 		cause_set(cause, "unknown key '%s'",
 		    key != NULL ? key : "");
-		return (-1);
+		return -1;
 	}
 	if (value == NULL)
 		value = "";
 	if (config_is_string(e)) {
 		if (config_check_string(e, value, cause) != 0)
-			return (-1);
+			return -1;
 		memcpy((char *)conf + e->off, value, strlen(value) + 1);
-		return (0);
+		return 0;
 	}
 	if (config_parse_number(e, value, &v) != 0) {
 		cause_set(cause, "bad value for %s: '%s'%s", e->name, value,
 		    config_form(e));
-		return (-1);
+		return -1;
 	}
 	if (v < e->min || v > e->max) {
 		cause_set(cause, "bad value for %s: '%s' (must be %s)",
 		    e->name, value, config_range(e, range, sizeof(range)));
-		return (-1);
+		return -1;
 	}
 	config_put_number(conf, e, v);
-	return (0);
+	return 0;
 }
 
 /* Every field in range, and the rules that tie fields together. */
@@ -536,38 +536,38 @@ config_check(const struct config *conf, char **cause)
 			if (memchr(s, '\0', e->size) == NULL) {
 				cause_set(cause, "value for %s too long",
 				    e->name);
-				return (-1);
+				return -1;
 			}
 			if (config_check_string(e, s, cause) != 0)
-				return (-1);
+				return -1;
 			continue;
 		}
 		if (config_get_number(conf, e, &v) != 0 ||
 		    v < e->min || v > e->max) {
 			cause_set(cause, "bad value for %s (must be %s)",
 			    e->name, config_range(e, range, sizeof(range)));
-			return (-1);
+			return -1;
 		}
 	}
 	if (conf->max_connections_per_uid > conf->max_connections) {
 		cause_set(cause, "max_connections_per_uid (%u) is larger "
 		    "than max_connections (%u)", conf->max_connections_per_uid,
 		    conf->max_connections);
-		return (-1);
+		return -1;
 	}
 	if (conf->refresh_default > conf->refresh_max) {
 		cause_set(cause, "refresh_default (%" PRId64 "s) is longer "
 		    "than refresh_max (%" PRId64 "s)", conf->refresh_default,
 		    conf->refresh_max);
-		return (-1);
+		return -1;
 	}
 	if (conf->access_default > conf->access_max) {
 		cause_set(cause, "access_default (%" PRId64 "s) is longer "
 		    "than access_max (%" PRId64 "s)", conf->access_default,
 		    conf->access_max);
-		return (-1);
+		return -1;
 	}
-	return (0);
+	return 0;
 }
 
 /*
@@ -584,17 +584,17 @@ config_read_line(FILE *f, char *buf, size_t size)
 		if (c == '\0')
 			nul = 1;
 		if (len == size - 1)
-			return (-2);
+			return -2;
 		buf[len++] = (char)c;
 	}
 	buf[len] = '\0';
 	if (c == EOF) {
 		if (ferror(f))
-			return (-1);
+			return -1;
 		if (len == 0 && !nul)
-			return (0);
+			return 0;
 	}
-	return (nul ? -3 : 1);
+	return nul ? -3 : 1;
 }
 
 static char *
@@ -607,7 +607,7 @@ config_trim(char *s)
 	len = strlen(s);
 	while (len > 0 && isspace((unsigned char)s[len - 1]))
 		s[--len] = '\0';
-	return (s);
+	return s;
 }
 
 /*
@@ -623,16 +623,16 @@ config_split(char *line, char **key, char **value, char **cause)
 	*key = *value = NULL;
 	line = config_trim(line);
 	if (*line == '\0' || *line == '#')
-		return (0);
+		return 0;
 	if ((eq = strchr(line, '=')) == NULL) {
 		cause_set(cause, "expected 'key = value'");
-		return (-1);
+		return -1;
 	}
 	*eq = '\0';
 	*key = config_trim(line);
 	if (**key == '\0') {
 		cause_set(cause, "missing key before '='");
-		return (-1);
+		return -1;
 	}
 
 	v = eq + 1;
@@ -642,7 +642,7 @@ config_split(char *line, char **key, char **value, char **cause)
 		v++;
 		if ((p = strchr(v, '"')) == NULL) {
 			cause_set(cause, "missing closing quote");
-			return (-1);
+			return -1;
 		}
 		*p++ = '\0';
 		while (isspace((unsigned char)*p))
@@ -650,10 +650,10 @@ config_split(char *line, char **key, char **value, char **cause)
 		if (*p != '\0' && *p != '#') {
 			cause_set(cause, "unexpected text after closing "
 			    "quote");
-			return (-1);
+			return -1;
 		}
 		*value = v;
-		return (0);
+		return 0;
 	}
 	for (p = v; *p != '\0'; p++) {
 		if (*p == '#' && (p == v || isspace((unsigned char)p[-1]))) {
@@ -662,7 +662,7 @@ config_split(char *line, char **key, char **value, char **cause)
 		}
 	}
 	*value = config_trim(v);
-	return (0);
+	return 0;
 }
 
 int
@@ -679,7 +679,7 @@ config_load(struct config *conf, const char *path, int must_exist,
 	tmp = *conf;
 	if ((f = fopen(path, "re")) == NULL) {
 		if (errno == ENOENT && !must_exist)
-			return (0);
+			return 0;
 		cause_set(cause, "%s: %s", path, strerror(errno));
 		goto fail;
 	}
@@ -714,13 +714,13 @@ config_load(struct config *conf, const char *path, int must_exist,
 	}
 	fclose(f);
 	*conf = tmp;
-	return (0);
+	return 0;
 
 fail:
 	free(c);
 	if (f != NULL)
 		fclose(f);
-	return (-1);
+	return -1;
 }
 
 int
@@ -733,7 +733,7 @@ config_group_gid(const char *name, gid_t *gid)
 	int		 error, ret = -1;
 
 	if (name == NULL || *name == '\0')
-		return (-1);
+		return -1;
 	max = sysconf(_SC_GETGR_R_SIZE_MAX);
 	len = max > 0 && max < CONFIG_GRBUF_MAX ? (size_t)max : 1024;
 	for (;;) {
@@ -754,5 +754,5 @@ config_group_gid(const char *name, gid_t *gid)
 
 done:
 	free(buf);
-	return (ret);
+	return ret;
 }

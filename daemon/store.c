@@ -34,10 +34,10 @@ store_error(int rc, const char *what, char **cause)
 {
 	if (rc == MDB_MAP_FULL) {
 		cause_set(cause, "database full");
-		return (STORE_FULL);
+		return STORE_FULL;
 	}
 	cause_set(cause, "%s: %s", what, mdb_strerror(rc));
-	return (STORE_ERR);
+	return STORE_ERR;
 }
 
 /* Serialize rec into buf[STORE_REC_MAX]; 0 if rec cannot be stored. */
@@ -50,9 +50,9 @@ store_encode(const struct token_record *rec, uint8_t *buf)
 	ulen = strnlen(rec->user, sizeof rec->user);
 	nlen = strnlen(rec->name, sizeof rec->name);
 	if (ulen > TOKEND_USER_MAX || nlen > TOKEND_NAME_MAX)
-		return (0);
+		return 0;
 	if (rec->nscopes > TOKEND_SCOPES_MAX || rec->expires < 0)
-		return (0);
+		return 0;
 
 	buf[0] = STORE_REC_VERSION;
 	store_put64(buf + 1, rec->id);
@@ -74,7 +74,7 @@ store_encode(const struct token_record *rec, uint8_t *buf)
 	for (i = 0; i < rec->nscopes; i++) {
 		slen = strnlen(rec->scopes[i], sizeof rec->scopes[i]);
 		if (slen > TOKEND_SCOPE_MAX)
-			return (0);
+			return 0;
 		buf[off++] = slen;
 		memcpy(buf + off, rec->scopes[i], slen);
 		off += slen;
@@ -87,7 +87,7 @@ store_encode(const struct token_record *rec, uint8_t *buf)
 		store_put64(buf + off + 16, rec->rotated_from);
 		off += 24;
 	}
-	return (off);
+	return off;
 }
 
 /* Copy a string of n bytes at p[*off] into dst[max + 1]. */
@@ -96,13 +96,13 @@ store_decode_str(const uint8_t *p, size_t len, size_t *off, size_t n,
     char *dst, size_t max)
 {
 	if (n > max || len - *off < n)
-		return (-1);
+		return -1;
 	if (memchr(p + *off, '\0', n) != NULL)
-		return (-1);
+		return -1;
 	memcpy(dst, p + *off, n);
 	dst[n] = '\0';
 	*off += n;
-	return (0);
+	return 0;
 }
 
 int
@@ -114,11 +114,11 @@ store_decode(const MDB_val *key, const MDB_val *val, struct token_record *rec)
 
 	memset(rec, 0, sizeof *rec);
 	if (len < STORE_REC_FIXED + 2 + 1 + 1 || p[0] != STORE_REC_VERSION)
-		return (-1);
+		return -1;
 	rec->id = store_get64(p + 1);
 	if (key->mv_size != STORE_ID_KEY ||
 	    store_get64(key->mv_data) != rec->id)
-		return (-1);
+		return -1;
 	rec->kind = p[9];
 	rec->uid = store_get32(p + 10);
 	rec->created = (int64_t)store_get64(p + 14);
@@ -130,24 +130,24 @@ store_decode(const MDB_val *key, const MDB_val *val, struct token_record *rec)
 	n = store_get16(p + off);
 	off += 2;
 	if (store_decode_str(p, len, &off, n, rec->user, TOKEND_USER_MAX) != 0)
-		return (-1);
+		return -1;
 	if (len - off < 1)
-		return (-1);
+		return -1;
 	n = p[off++];
 	if (store_decode_str(p, len, &off, n, rec->name, TOKEND_NAME_MAX) != 0)
-		return (-1);
+		return -1;
 	if (len - off < 1)
-		return (-1);
+		return -1;
 	rec->nscopes = p[off++];
 	if (rec->nscopes > TOKEND_SCOPES_MAX)
-		return (-1);
+		return -1;
 	for (i = 0; i < rec->nscopes; i++) {
 		if (len - off < 1)
-			return (-1);
+			return -1;
 		n = p[off++];
 		if (store_decode_str(p, len, &off, n, rec->scopes[i],
 		    TOKEND_SCOPE_MAX) != 0)
-			return (-1);
+			return -1;
 	}
 	if (len - off == STORE_REC_ROTATION && p[off] == 'R') {
 		rec->rotated_to = store_get64(p + off + 1);
@@ -155,7 +155,7 @@ store_decode(const MDB_val *key, const MDB_val *val, struct token_record *rec)
 		rec->rotated_from = store_get64(p + off + 17);
 		off += STORE_REC_ROTATION;
 	}
-	return (off == len ? 0 : -1);
+	return off == len ? 0 : -1;
 }
 
 int
@@ -165,9 +165,9 @@ store_begin(MDB_env *env, MDB_txn **txn, char **cause)
 
 	if ((rc = mdb_txn_begin(env, NULL, 0, txn)) != 0) {
 		*txn = NULL;
-		return (store_error(rc, "mdb_txn_begin", cause));
+		return store_error(rc, "mdb_txn_begin", cause);
 	}
-	return (STORE_OK);
+	return STORE_OK;
 }
 
 /* Commit (synced); the txn is gone afterwards whatever happens. */
@@ -177,10 +177,10 @@ store_commit(struct store *st, MDB_txn *txn, char **cause)
 	int	rc;
 
 	if ((rc = mdb_txn_commit(txn)) != 0)
-		return (store_error(rc, "mdb_txn_commit", cause));
+		return store_error(rc, "mdb_txn_commit", cause);
 	__atomic_add_fetch(&st->write_txns, 1, __ATOMIC_RELAXED);
 	st->stale = 1;	/* a batch's snapshot must not hide this write */
-	return (STORE_OK);
+	return STORE_OK;
 }
 
 /* Look up and decode id in txn: 0 found, 1 missing or undecodable, -1 error. */
@@ -197,12 +197,12 @@ store_fetch(struct store *st, MDB_txn *txn, uint64_t id,
 	key.mv_data = k;
 	rc = mdb_get(txn, st->tokens, &key, &val);
 	if (rc == MDB_NOTFOUND)
-		return (1);
+		return 1;
 	if (rc != 0) {
 		store_error(rc, "mdb_get", cause);
-		return (-1);
+		return -1;
 	}
-	return (store_decode(&key, &val, rec) == 0 ? 0 : 1);
+	return store_decode(&key, &val, rec) == 0 ? 0 : 1;
 }
 
 int
@@ -216,11 +216,11 @@ store_open(struct store **stp, const char *dir, size_t map_size,
 	*stp = NULL;
 	if (mkdir(dir, 0700) == -1 && errno != EEXIST) {
 		cause_set(cause, "%s: %s", dir, strerror(errno));
-		return (STORE_ERR);
+		return STORE_ERR;
 	}
 	if ((st = calloc(1, sizeof *st)) == NULL) {
 		cause_set(cause, "%s", strerror(errno));
-		return (STORE_ERR);
+		return STORE_ERR;
 	}
 
 	if ((rc = mdb_env_create(&st->env)) != 0) {
@@ -269,7 +269,7 @@ store_open(struct store **stp, const char *dir, size_t map_size,
 	mdb_txn_reset(st->rtxn);
 
 	*stp = st;
-	return (STORE_OK);
+	return STORE_OK;
 
 fail:
 	if (txn != NULL)
@@ -277,7 +277,7 @@ fail:
 	if (st->env != NULL)
 		mdb_env_close(st->env);
 	free(st);
-	return (ret == STORE_OK ? STORE_ERR : ret);
+	return ret == STORE_OK ? STORE_ERR : ret;
 }
 
 void
@@ -305,7 +305,7 @@ store_get_token(struct store *st, uint64_t id, struct token_record *rec)
 	}
 	if (!st->batch || !st->batch_open) {
 		if (mdb_txn_renew(st->rtxn) != 0)
-			return (STORE_ERR);
+			return STORE_ERR;
 		st->read_txns++;
 		st->stale = 0;
 		st->batch_open = st->batch > 0;
@@ -324,7 +324,7 @@ store_get_token(struct store *st, uint64_t id, struct token_record *rec)
 
 	if (!st->batch_open)
 		mdb_txn_reset(st->rtxn);
-	return (ret);
+	return ret;
 }
 
 void
@@ -363,7 +363,7 @@ store_list(struct store *st, int all, uint32_t uid, uint64_t from,
 
 	/* Its own txn, so cb may call store_get_token. */
 	if (mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn) != 0)
-		return (STORE_ERR);
+		return STORE_ERR;
 	st->read_txns++;
 	if (mdb_cursor_open(txn, all ? st->tokens : st->byuser, &cur) != 0)
 		goto out;
@@ -401,7 +401,7 @@ out:
 	if (cur != NULL)
 		mdb_cursor_close(cur);
 	mdb_txn_abort(txn);
-	return (ret);
+	return ret;
 }
 
 void

@@ -27,8 +27,8 @@ store_del_key(MDB_txn *txn, MDB_dbi dbi, const uint8_t *k, size_t len,
 	key.mv_data = (void *)(uintptr_t)k;
 	rc = mdb_del(txn, dbi, &key, NULL);
 	if (rc != 0 && rc != MDB_NOTFOUND)
-		return (store_error(rc, "mdb_del", cause));
-	return (STORE_OK);
+		return store_error(rc, "mdb_del", cause);
+	return STORE_OK;
 }
 
 /*
@@ -50,29 +50,29 @@ store_del_one(struct store *st, MDB_txn *txn, uint64_t id,
 	key.mv_data = k;
 	rc = mdb_get(txn, st->tokens, &key, &val);
 	if (rc == MDB_NOTFOUND)
-		return (STORE_NOTFOUND);	/* no cause: callers decide */
+		return STORE_NOTFOUND;	/* no cause: callers decide */
 	if (rc != 0)
-		return (store_error(rc, "mdb_get", cause));
+		return store_error(rc, "mdb_get", cause);
 	decoded = (store_decode(&key, &val, &rec) == 0);
 
 	if ((rc = mdb_del(txn, st->tokens, &key, NULL)) != 0)
-		return (store_error(rc, "mdb_del", cause));
+		return store_error(rc, "mdb_del", cause);
 	if (decoded) {
 		store_key_user(ku, rec.uid, id);
 		ret = store_del_key(txn, st->byuser, ku, sizeof ku, cause);
 		if (ret != STORE_OK)
-			return (ret);
+			return ret;
 		store_key_expiry(ke, rec.expires, id);
 		ret = store_del_key(txn, st->byexpiry, ke, sizeof ke, cause);
 		if (ret != STORE_OK)
-			return (ret);
+			return ret;
 	} else {
 		memset(&rec, 0, sizeof rec);
 		rec.id = id;
 	}
 	if (out != NULL)
 		*out = rec;
-	return (STORE_OK);
+	return STORE_OK;
 }
 
 /*
@@ -130,22 +130,26 @@ insert_in(struct store *st, MDB_txn *txn, const struct token_record *rec,
 	key.mv_data = k;
 	val.mv_size = len;
 	val.mv_data = (void *)(uintptr_t)buf;
-	if ((rc = mdb_put(txn, st->tokens, &key, &val, MDB_NOOVERWRITE)) != 0)
-		return (rc == MDB_KEYEXIST ? (cause_set(cause, "token id "
-		    "exists"), STORE_EXISTS) : store_error(rc, "mdb_put", cause));
+	rc = mdb_put(txn, st->tokens, &key, &val, MDB_NOOVERWRITE);
+	if (rc == MDB_KEYEXIST) {
+		cause_set(cause, "token id exists");
+		return STORE_EXISTS;
+	}
+	if (rc != 0)
+		return store_error(rc, "mdb_put", cause);
 	store_key_user(ku, rec->uid, rec->id);
 	key.mv_size = sizeof ku;
 	key.mv_data = ku;
 	val.mv_size = 0;
 	val.mv_data = NULL;
 	if ((rc = mdb_put(txn, st->byuser, &key, &val, 0)) != 0)
-		return (store_error(rc, "mdb_put", cause));
+		return store_error(rc, "mdb_put", cause);
 	store_key_expiry(ke, rec->expires, rec->id);
 	key.mv_size = sizeof ke;
 	key.mv_data = ke;
 	if ((rc = mdb_put(txn, st->byexpiry, &key, &val, 0)) != 0)
-		return (store_error(rc, "mdb_put", cause));
-	return (STORE_OK);
+		return store_error(rc, "mdb_put", cause);
+	return STORE_OK;
 }
 
 static int
@@ -164,12 +168,12 @@ put_in(struct store *st, MDB_txn *txn, const struct token_record *rec,
 
 	if ((len = store_encode(rec, buf)) == 0) {
 		cause_set(cause, "invalid token record");
-		return (STORE_ERR);
+		return STORE_ERR;
 	}
 	if (!store_room(st)) {
 		cause_set(cause, "database full (the rest is kept free for "
 		    "deletes; raise map_size)");
-		return (STORE_FULL);
+		return STORE_FULL;
 	}
 
 	store_key_id(k, rec->id);
@@ -252,12 +256,12 @@ again:
 		goto fail;
 	}
 
-	return (insert_in(st, txn, rec, buf, len, cause));
+	return insert_in(st, txn, rec, buf, len, cause);
 
 fail:
 	if (cur != NULL)
 		mdb_cursor_close(cur);
-	return (ret);
+	return ret;
 }
 
 static int
@@ -268,7 +272,7 @@ del_in(struct store *st, MDB_txn *txn, uint64_t id, struct token_record *rec,
 
 	if ((ret = store_del_one(st, txn, id, rec, cause)) == STORE_NOTFOUND)
 		cause_set(cause, "no such token");
-	return (ret);
+	return ret;
 }
 
 /*
@@ -295,32 +299,32 @@ store_del_first(struct store *st, MDB_txn *txn, MDB_cursor *cur,
 		rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
 	if (rc == MDB_NOTFOUND) {
 		*done = 1;
-		return (STORE_OK);
+		return STORE_OK;
 	}
 	if (rc != 0)
-		return (store_error(rc, "mdb_cursor_get", cause));
+		return store_error(rc, "mdb_cursor_get", cause);
 	if (plen != 0 && (key.mv_size < plen ||
 	    memcmp(key.mv_data, prefix, plen) != 0)) {
 		*done = 1;
-		return (STORE_OK);
+		return STORE_OK;
 	}
 	if (key.mv_size != klen) {
 		if ((rc = mdb_cursor_del(cur, 0)) != 0)
-			return (store_error(rc, "mdb_cursor_del", cause));
-		return (STORE_OK);
+			return store_error(rc, "mdb_cursor_del", cause);
+		return STORE_OK;
 	}
 	memcpy(kcur, key.mv_data, klen);
 	if (plen == 0 && (int64_t)store_get64(kcur) > now) {
 		*done = 1;
-		return (STORE_OK);
+		return STORE_OK;
 	}
 
 	ret = store_del_one(st, txn, store_get64(kcur + klen - 8), NULL, cause);
 	if (ret == STORE_OK)
 		*deleted = 1;
 	else if (ret != STORE_NOTFOUND)
-		return (ret);
-	return (store_del_key(txn, mdb_cursor_dbi(cur), kcur, klen, cause));
+		return ret;
+	return store_del_key(txn, mdb_cursor_dbi(cur), kcur, klen, cause);
 }
 
 static int
@@ -333,7 +337,7 @@ del_user_in(struct store *st, MDB_txn *txn, uint32_t uid, unsigned *count,
 
 	*count = 0;
 	if ((rc = mdb_cursor_open(txn, st->byuser, &cur)) != 0)
-		return (store_error(rc, "mdb_cursor_open", cause));
+		return store_error(rc, "mdb_cursor_open", cause);
 	store_put32(prefix, uid);
 	for (;;) {
 		ret = store_del_first(st, txn, cur, prefix, sizeof prefix,
@@ -348,7 +352,7 @@ del_user_in(struct store *st, MDB_txn *txn, uint32_t uid, unsigned *count,
 			(*count)++;
 	}
 	mdb_cursor_close(cur);
-	return (ret);
+	return ret;
 }
 
 /* *changed: whether anything was written (nothing to commit otherwise). */
@@ -362,7 +366,7 @@ purge_in(struct store *st, MDB_txn *txn, int64_t now, unsigned *count,
 
 	*count = 0;
 	if ((rc = mdb_cursor_open(txn, st->byexpiry, &cur)) != 0)
-		return (store_error(rc, "mdb_cursor_open", cause));
+		return store_error(rc, "mdb_cursor_open", cause);
 	for (n = 0; n < STORE_PURGE_MAX && !done; n++) {
 		ret = store_del_first(st, txn, cur, NULL, 0, STORE_EXPIRY_KEY,
 		    now, &done, &deleted, cause);
@@ -376,7 +380,7 @@ purge_in(struct store *st, MDB_txn *txn, int64_t now, unsigned *count,
 			(*count)++;
 	}
 	mdb_cursor_close(cur);
-	return (ret);
+	return ret;
 }
 
 /* last_used only moves forward, so a late batch cannot undo a newer one. */
@@ -392,7 +396,7 @@ last_used_in(struct store *st, MDB_txn *txn, const uint64_t *ids,
 
 	for (i = 0; i < n; i++) {
 		if ((rc = store_fetch(st, txn, ids[i], &rec, cause)) == -1)
-			return (STORE_ERR);
+			return STORE_ERR;
 		if (rc != 0 || times[i] <= rec.last_used)
 			continue;
 		rec.last_used = times[i];
@@ -404,10 +408,10 @@ last_used_in(struct store *st, MDB_txn *txn, const uint64_t *ids,
 		val.mv_size = len;
 		val.mv_data = buf;
 		if ((rc = mdb_put(txn, st->tokens, &key, &val, 0)) != 0)
-			return (store_error(rc, "mdb_put", cause));
+			return store_error(rc, "mdb_put", cause);
 		*changed = 1;
 	}
-	return (STORE_OK);
+	return STORE_OK;
 }
 
 /* Overwrite the record of rec->id (same indexes: id, uid and expiry kept). */
@@ -422,7 +426,7 @@ update_in(struct store *st, MDB_txn *txn, const struct token_record *rec,
 
 	if ((len = store_encode(rec, buf)) == 0) {
 		cause_set(cause, "invalid token record");
-		return (STORE_ERR);
+		return STORE_ERR;
 	}
 	store_key_id(k, rec->id);
 	key.mv_size = sizeof k;
@@ -430,8 +434,8 @@ update_in(struct store *st, MDB_txn *txn, const struct token_record *rec,
 	val.mv_size = len;
 	val.mv_data = buf;
 	if ((rc = mdb_put(txn, st->tokens, &key, &val, 0)) != 0)
-		return (store_error(rc, "mdb_put", cause));
-	return (STORE_OK);
+		return store_error(rc, "mdb_put", cause);
+	return STORE_OK;
 }
 
 /*
@@ -450,13 +454,13 @@ rename_in(struct store *st, MDB_txn *txn, uint64_t id, const char *name,
 	int			 rc, found;
 
 	if ((found = store_fetch(st, txn, id, rec, cause)) == -1)
-		return (STORE_ERR);
+		return STORE_ERR;
 	if (found != 0) {
 		cause_set(cause, "no such token");
-		return (STORE_NOTFOUND);
+		return STORE_NOTFOUND;
 	}
 	if ((rc = mdb_cursor_open(txn, st->byuser, &cur)) != 0)
-		return (store_error(rc, "mdb_cursor_open", cause));
+		return store_error(rc, "mdb_cursor_open", cause);
 	store_key_user(ku, rec->uid, 0);
 	key.mv_size = sizeof ku;
 	key.mv_data = ku;
@@ -471,7 +475,7 @@ rename_in(struct store *st, MDB_txn *txn, uint64_t id, const char *name,
 			continue;
 		if ((found = store_fetch(st, txn, oid, &other, cause)) == -1) {
 			mdb_cursor_close(cur);
-			return (STORE_ERR);
+			return STORE_ERR;
 		}
 		if (found == 0 && other.uid == rec->uid &&
 		    other.expires > now && other.rotated_to == 0 &&
@@ -479,14 +483,14 @@ rename_in(struct store *st, MDB_txn *txn, uint64_t id, const char *name,
 			mdb_cursor_close(cur);
 			snprintf(rec->name, sizeof(rec->name), "%s", name);
 			cause_set(cause, "name exists: %s", name);
-			return (STORE_EXISTS);
+			return STORE_EXISTS;
 		}
 	}
 	mdb_cursor_close(cur);
 	if (rc != 0 && rc != MDB_NOTFOUND)
-		return (store_error(rc, "mdb_cursor_get", cause));
+		return store_error(rc, "mdb_cursor_get", cause);
 	snprintf(rec->name, sizeof(rec->name), "%s", name);
-	return (update_in(st, txn, rec, cause));
+	return update_in(st, txn, rec, cause);
 }
 
 /*
@@ -505,14 +509,14 @@ walk_back(struct store *st, MDB_txn *txn, const struct token_record *rec,
 
 	for (depth = 1; prev != 0 && depth <= STORE_ROTATE_KEEP + 1; depth++) {
 		if ((found = store_fetch(st, txn, prev, &cur, cause)) == -1)
-			return (STORE_ERR);
+			return STORE_ERR;
 		if (found != 0)
 			break;
 		prev = cur.rotated_from;
 		if ((ret = cb(st, txn, &cur, depth, arg, cause)) != 0)
-			return (ret == 1 ? STORE_OK : ret);
+			return ret == 1 ? STORE_OK : ret;
 	}
-	return (STORE_OK);
+	return STORE_OK;
 }
 
 /*
@@ -529,16 +533,16 @@ trim_cb(struct store *st, MDB_txn *txn, struct token_record *r, int depth,
 	int		 ret;
 
 	if (depth < STORE_ROTATE_KEEP - 1 || drop == 0)
-		return (0);
+		return 0;
 	ret = store_del_one(st, txn, drop, NULL, cause);
 	if (ret != STORE_OK && ret != STORE_NOTFOUND)
-		return (ret);
+		return ret;
 	free(*cause);
 	*cause = NULL;
 	*gone = drop;
 	r->rotated_from = 0;
 	ret = update_in(st, txn, r, cause);
-	return (ret == STORE_OK ? 1 : ret);
+	return ret == STORE_OK ? 1 : ret;
 }
 
 /*
@@ -557,13 +561,13 @@ trim_chain(struct store *st, MDB_txn *txn, const struct token_record *rec,
 		/* Only the rotating token is kept: its predecessor goes. */
 		ret = store_del_one(st, txn, rec->rotated_from, NULL, cause);
 		if (ret != STORE_OK && ret != STORE_NOTFOUND)
-			return (ret);
+			return ret;
 		free(*cause);
 		*cause = NULL;
 		*gone = rec->rotated_from;
-		return (STORE_OK);
+		return STORE_OK;
 	}
-	return (walk_back(st, txn, rec, trim_cb, gone, cause));
+	return walk_back(st, txn, rec, trim_cb, gone, cause);
 }
 
 /*
@@ -583,14 +587,14 @@ rotate_in(struct store *st, MDB_txn *txn, uint64_t id,
 	int			ret, found;
 
 	if ((found = store_fetch(st, txn, id, &old, cause)) == -1)
-		return (STORE_ERR);
+		return STORE_ERR;
 	if (found != 0) {
 		cause_set(cause, "no such token");
-		return (STORE_NOTFOUND);
+		return STORE_NOTFOUND;
 	}
 	if (old.rotated_to != 0) {
 		cause_set(cause, "rotated already");
-		return (STORE_EXISTS);
+		return STORE_EXISTS;
 	}
 	/* What the successor inherits, as it is now (a RENAME may have won). */
 	next->uid = old.uid;
@@ -602,23 +606,23 @@ rotate_in(struct store *st, MDB_txn *txn, uint64_t id,
 	if (!store_room(st)) {
 		cause_set(cause, "database full (the rest is kept free for "
 		    "deletes; raise map_size)");
-		return (STORE_FULL);
+		return STORE_FULL;
 	}
 	if ((ret = trim_chain(st, txn, &old, gone, cause)) != STORE_OK)
-		return (ret);
+		return ret;
 	if (*gone == old.rotated_from)
 		old.rotated_from = 0;
 	old.rotated_to = next->id;
 	old.overlap_until = until;
 	if ((ret = update_in(st, txn, &old, cause)) != STORE_OK)
-		return (ret);
+		return ret;
 	next->rotated_from = id;
 	next->rotated_to = 0;
 	if ((len = store_encode(next, buf)) == 0) {
 		cause_set(cause, "invalid token record");
-		return (STORE_ERR);
+		return STORE_ERR;
 	}
-	return (insert_in(st, txn, next, buf, len, cause));
+	return insert_in(st, txn, next, buf, len, cause);
 }
 
 /* A step of a walk that deletes what it passes. */
@@ -632,10 +636,10 @@ delete_cb(struct store *st, MDB_txn *txn, struct token_record *r, int depth,
 	(void)arg;
 	ret = store_del_one(st, txn, r->id, NULL, cause);
 	if (ret != STORE_OK && ret != STORE_NOTFOUND)
-		return (ret);
+		return ret;
 	free(*cause);
 	*cause = NULL;
-	return (0);
+	return 0;
 }
 
 /*
@@ -649,8 +653,8 @@ revoke_in(struct store *st, MDB_txn *txn, uint64_t id,
 	int	ret;
 
 	if ((ret = del_in(st, txn, id, rec, cause)) != STORE_OK)
-		return (ret);
-	return (walk_back(st, txn, rec, delete_cb, NULL, cause));
+		return ret;
+	return walk_back(st, txn, rec, delete_cb, NULL, cause);
 }
 
 /*
@@ -665,19 +669,19 @@ unrotate_in(struct store *st, MDB_txn *txn, uint64_t id, uint64_t next,
 	int			ret, found;
 
 	if ((found = store_fetch(st, txn, id, &old, cause)) == -1)
-		return (STORE_ERR);
+		return STORE_ERR;
 	if (found != 0 || old.rotated_to != next) {
 		cause_set(cause, "not rotated to that token any more");
-		return (STORE_NOTFOUND);
+		return STORE_NOTFOUND;
 	}
 	ret = store_del_one(st, txn, next, NULL, cause);
 	if (ret != STORE_OK && ret != STORE_NOTFOUND)
-		return (ret);
+		return ret;
 	free(*cause);
 	*cause = NULL;
 	old.rotated_to = 0;
 	old.overlap_until = 0;
-	return (update_in(st, txn, &old, cause));
+	return update_in(st, txn, &old, cause);
 }
 
 /*
@@ -693,23 +697,23 @@ del_chain_in(struct store *st, MDB_txn *txn, uint64_t id,
 	int			ret, found, hops;
 
 	if ((ret = del_in(st, txn, id, rec, cause)) != STORE_OK)
-		return (ret);
+		return ret;
 	if ((ret = walk_back(st, txn, rec, delete_cb, NULL, cause)) != STORE_OK)
-		return (ret);
+		return ret;
 	next = rec->rotated_to;
 	for (hops = 0; next != 0 && hops <= STORE_ROTATE_KEEP + 1; hops++) {
 		if ((found = store_fetch(st, txn, next, &cur, cause)) == -1)
-			return (STORE_ERR);
+			return STORE_ERR;
 		if (found != 0)
 			break;
 		ret = store_del_one(st, txn, next, NULL, cause);
 		if (ret != STORE_OK && ret != STORE_NOTFOUND)
-			return (ret);
+			return ret;
 		free(*cause);
 		*cause = NULL;
 		next = cur.rotated_to;
 	}
-	return (STORE_OK);
+	return STORE_OK;
 }
 
 /* Run op inside txn: STORE_OK, or an error with op->cause set. */
@@ -720,41 +724,41 @@ op_run(struct store *st, MDB_txn *txn, struct store_op *op)
 	switch (op->type) {
 	case STORE_OP_PUT:
 		op->changed = 1;
-		return (put_in(st, txn, &op->rec, op->max_per_user, op->now,
-		    &op->cause));
+		return put_in(st, txn, &op->rec, op->max_per_user, op->now,
+		    &op->cause);
 	case STORE_OP_DEL:
 		op->changed = 1;
-		return (revoke_in(st, txn, op->id, &op->rec, &op->cause));
+		return revoke_in(st, txn, op->id, &op->rec, &op->cause);
 	case STORE_OP_DEL_USER:
 		op->changed = 1;
-		return (del_user_in(st, txn, op->uid, &op->count, &op->cause));
+		return del_user_in(st, txn, op->uid, &op->count, &op->cause);
 	case STORE_OP_PURGE:
-		return (purge_in(st, txn, op->now, &op->count, &op->changed,
-		    &op->cause));
+		return purge_in(st, txn, op->now, &op->count, &op->changed,
+		    &op->cause);
 	case STORE_OP_LAST_USED:
-		return (last_used_in(st, txn, op->ids, op->times, op->n,
-		    &op->changed, &op->cause));
+		return last_used_in(st, txn, op->ids, op->times, op->n,
+		    &op->changed, &op->cause);
 	case STORE_OP_ROTATE:
 		op->changed = 1;
-		return (rotate_in(st, txn, op->id, &op->rec, op->until,
-		    &op->gone, &op->cause));
+		return rotate_in(st, txn, op->id, &op->rec, op->until,
+		    &op->gone, &op->cause);
 	case STORE_OP_UNROTATE:
 		op->changed = 1;
-		return (unrotate_in(st, txn, op->id, op->rec.id, &op->cause));
+		return unrotate_in(st, txn, op->id, op->rec.id, &op->cause);
 	case STORE_OP_DEL_CHAIN:
 		op->changed = 1;
-		return (del_chain_in(st, txn, op->id, &op->rec, &op->cause));
+		return del_chain_in(st, txn, op->id, &op->rec, &op->cause);
 	case STORE_OP_RENAME: {
 		char	name[sizeof(op->rec.name)];
 
 		op->changed = 1;
 		memcpy(name, op->rec.name, sizeof(name));
-		return (rename_in(st, txn, op->id, name, op->now, &op->rec,
-		    &op->cause));
+		return rename_in(st, txn, op->id, name, op->now, &op->rec,
+		    &op->cause);
 	}
 	}
 	cause_set(&op->cause, "unknown store operation");
-	return (STORE_ERR);
+	return STORE_ERR;
 }
 
 /*
@@ -770,7 +774,7 @@ op_run_alone(struct store *st, struct store_op *op)
 
 	op->changed = 0;
 	if ((ret = store_begin(st->env, &txn, &op->cause)) != STORE_OK)
-		return (op->result = ret);
+		return op->result = ret;
 	ret = op_run(st, txn, op);
 	if (ret != STORE_OK || !op->changed)
 		mdb_txn_abort(txn);
@@ -779,7 +783,7 @@ op_run_alone(struct store *st, struct store_op *op)
 		op->count = 0;
 	} else
 		__atomic_add_fetch(&st->write_txns, 1, __ATOMIC_RELAXED);
-	return (op->result = ret);
+	return op->result = ret;
 }
 
 /* The synchronous calls pass their cause on: the caller frees it. */
@@ -797,7 +801,7 @@ op_sync(struct store *st, struct store_op *op, char **cause)
 	} else
 		free(op->cause);
 	op->cause = NULL;
-	return (ret);
+	return ret;
 }
 
 int
@@ -814,7 +818,7 @@ store_put_token(struct store *st, const struct token_record *rec,
 	op.now = now;
 	ret = op_sync(st, &op, cause);
 	explicit_bzero(&op.rec, sizeof op.rec);
-	return (ret);
+	return ret;
 }
 
 int
@@ -829,7 +833,7 @@ store_del_token(struct store *st, uint64_t id, struct token_record *rec,
 	op.id = id;
 	if ((ret = op_sync(st, &op, cause)) == STORE_OK && rec != NULL)
 		*rec = op.rec;
-	return (ret);
+	return ret;
 }
 
 int
@@ -844,7 +848,7 @@ store_del_user(struct store *st, uint32_t uid, unsigned *count,
 	op.uid = uid;
 	ret = op_sync(st, &op, cause);
 	*count = op.count;
-	return (ret);
+	return ret;
 }
 
 int
@@ -859,7 +863,7 @@ store_purge_expired(struct store *st, int64_t now, unsigned *count,
 	op.now = now;
 	ret = op_sync(st, &op, cause);
 	*count = op.count;
-	return (ret);
+	return ret;
 }
 
 int
@@ -869,13 +873,13 @@ store_set_last_used(struct store *st, const uint64_t *ids,
 	struct store_op	op;
 
 	if (n == 0)
-		return (STORE_OK);
+		return STORE_OK;
 	memset(&op, 0, sizeof op);
 	op.type = STORE_OP_LAST_USED;
 	op.ids = ids;
 	op.times = times;
 	op.n = n;
-	return (op_sync(st, &op, cause));
+	return op_sync(st, &op, cause);
 }
 
 /*

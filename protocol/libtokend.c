@@ -653,7 +653,7 @@ tokend_token_rename(struct tokend_conn *conn, const char *id, const char *name)
 }
 
 enum tokend_err
-tokend_unlock(struct tokend_conn *conn, const char *user, int *was_limited)
+tokend_user_unlock(struct tokend_conn *conn, const char *user, int *was_limited)
 {
 	struct msg_unlock	m;
 	struct msg_unlocked	r;

@@ -183,7 +183,7 @@ enum tokend_err	 tokend_token_rotate(struct tokend_conn *conn,
  * their recent failures.  *was_limited (may be NULL): 1 when the user was
  * being refused.
  */
-enum tokend_err	 tokend_unlock(struct tokend_conn *conn, const char *user,
+enum tokend_err	 tokend_user_unlock(struct tokend_conn *conn, const char *user,
 		     int *was_limited);
 
 /* Revoke every refresh token of user (NULL: the caller); *count may be NULL. */
