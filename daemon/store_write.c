@@ -383,37 +383,6 @@ purge_in(struct store *st, MDB_txn *txn, int64_t now, unsigned *count,
 	return ret;
 }
 
-/* last_used only moves forward, so a late batch cannot undo a newer one. */
-static int
-last_used_in(struct store *st, MDB_txn *txn, const uint64_t *ids,
-    const int64_t *times, size_t n, int *changed, char **cause)
-{
-	struct token_record	 rec;
-	uint8_t			 buf[STORE_REC_MAX], k[STORE_ID_KEY];
-	MDB_val			 key, val;
-	size_t			 i, len;
-	int			 rc;
-
-	for (i = 0; i < n; i++) {
-		if ((rc = store_fetch(st, txn, ids[i], &rec, cause)) == -1)
-			return STORE_ERR;
-		if (rc != 0 || times[i] <= rec.last_used)
-			continue;
-		rec.last_used = times[i];
-		if ((len = store_encode(&rec, buf)) == 0)
-			continue;
-		store_key_id(k, ids[i]);
-		key.mv_size = sizeof k;
-		key.mv_data = k;
-		val.mv_size = len;
-		val.mv_data = buf;
-		if ((rc = mdb_put(txn, st->tokens, &key, &val, 0)) != 0)
-			return store_error(rc, "mdb_put", cause);
-		*changed = 1;
-	}
-	return STORE_OK;
-}
-
 /* Overwrite the record of rec->id (same indexes: id, uid and expiry kept). */
 static int
 update_in(struct store *st, MDB_txn *txn, const struct token_record *rec,
@@ -435,6 +404,28 @@ update_in(struct store *st, MDB_txn *txn, const struct token_record *rec,
 	val.mv_data = buf;
 	if ((rc = mdb_put(txn, st->tokens, &key, &val, 0)) != 0)
 		return store_error(rc, "mdb_put", cause);
+	return STORE_OK;
+}
+
+/* last_used only moves forward, so a late batch cannot undo a newer one. */
+static int
+last_used_in(struct store *st, MDB_txn *txn, const uint64_t *ids,
+    const int64_t *times, size_t n, int *changed, char **cause)
+{
+	struct token_record	 rec;
+	size_t			 i;
+	int			 rc;
+
+	for (i = 0; i < n; i++) {
+		if ((rc = store_fetch(st, txn, ids[i], &rec, cause)) == -1)
+			return STORE_ERR;
+		if (rc != 0 || times[i] <= rec.last_used)
+			continue;
+		rec.last_used = times[i];
+		if ((rc = update_in(st, txn, &rec, cause)) != STORE_OK)
+			return rc;
+		*changed = 1;
+	}
 	return STORE_OK;
 }
 
@@ -546,27 +537,16 @@ trim_cb(struct store *st, MDB_txn *txn, struct token_record *r, int depth,
 }
 
 /*
- * Before rec rotates: of the tokens rotated away before it, keep the
- * STORE_ROTATE_KEEP nearest (a replay of any of them is caught) and
- * delete the one beyond, so that a chain holds at most KEEP + 1 records.
+ * Before rec rotates: rec will be one of the STORE_ROTATE_KEEP tokens kept
+ * (a replay of any of them is caught); of those rotated away before it,
+ * keep the KEEP - 1 nearest and delete the one beyond, so that a chain
+ * holds at most KEEP + 1 records.
  */
 static int
 trim_chain(struct store *st, MDB_txn *txn, const struct token_record *rec,
     uint64_t *gone, char **cause)
 {
-	int	ret;
-
 	*gone = 0;
-	if (STORE_ROTATE_KEEP <= 1 && rec->rotated_from != 0) {
-		/* Only the rotating token is kept: its predecessor goes. */
-		ret = store_del_one(st, txn, rec->rotated_from, NULL, cause);
-		if (ret != STORE_OK && ret != STORE_NOTFOUND)
-			return ret;
-		free(*cause);
-		*cause = NULL;
-		*gone = rec->rotated_from;
-		return STORE_OK;
-	}
 	return walk_back(st, txn, rec, trim_cb, gone, cause);
 }
 
@@ -610,8 +590,6 @@ rotate_in(struct store *st, MDB_txn *txn, uint64_t id,
 	}
 	if ((ret = trim_chain(st, txn, &old, gone, cause)) != STORE_OK)
 		return ret;
-	if (*gone == old.rotated_from)
-		old.rotated_from = 0;
 	old.rotated_to = next->id;
 	old.overlap_until = until;
 	if ((ret = update_in(st, txn, &old, cause)) != STORE_OK)

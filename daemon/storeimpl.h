@@ -20,6 +20,8 @@
  * of any of them is caught (ROTATE): a chain holds at most KEEP + 1.
  */
 #define STORE_ROTATE_KEEP	3
+/* The rotating token is one of them; trim_chain keeps at least one more. */
+_Static_assert(STORE_ROTATE_KEEP >= 2, "STORE_ROTATE_KEEP below 2");
 /* After the scopes, only for a record in a rotation: 'R' and 3 x 8 bytes. */
 #define STORE_REC_ROTATION	(1 + 8 + 8 + 8)
 #define STORE_REC_MAX		(STORE_REC_FIXED + 2 + TOKEND_USER_MAX + \
