@@ -226,10 +226,8 @@ cmd_delete(struct tokenctl_opts *opts, int argc, char **argv)
 			all = 1;
 			break;
 		case TOKENCTL_OPT_USER:
-			if (*optarg == '\0' ||
-			    strlen(optarg) >= TOKEND_USER_SIZE)
-				return tokenctl_usage_error("delete: bad --user");
-			user = optarg;
+			if ((rc = tokenctl_opt_user("delete", optarg, &user)) != 0)
+				return rc;
 			break;
 		case TOKENCTL_OPT_YES:
 			yes = 1;

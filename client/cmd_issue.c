@@ -237,10 +237,9 @@ cmd_issue(struct tokenctl_opts *opts, int argc, char **argv)
 				return rc;
 			break;
 		case TOKENCTL_OPT_USER:
-			if (*optarg == '\0' ||
-			    strlen(optarg) >= TOKEND_USER_SIZE)
-				return tokenctl_usage_error("issue: bad --user");
-			req.user = optarg;
+			if ((rc = tokenctl_opt_user("issue", optarg,
+			    &req.user)) != 0)
+				return rc;
 			break;
 		case TOKENCTL_OPT_JSON_PROMPTS:
 			opts->json = 1;

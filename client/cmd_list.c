@@ -162,10 +162,8 @@ cmd_list(struct tokenctl_opts *opts, int argc, char **argv)
 			opts->json = 1;
 			break;
 		case TOKENCTL_OPT_USER:
-			if (*optarg == '\0' ||
-			    strlen(optarg) >= TOKEND_USER_SIZE)
-				return tokenctl_usage_error("list: bad --user");
-			user = optarg;
+			if ((rc = tokenctl_opt_user("list", optarg, &user)) != 0)
+				return rc;
 			break;
 		case TOKENCTL_OPT_ALL:
 			all = 1;
@@ -278,7 +276,7 @@ static int
 cmd_ref_args(struct tokenctl_opts *opts, const char *cmd, int argc,
     char **argv, const char **user)
 {
-	int	ch;
+	int	ch, rc;
 
 	*user = NULL;
 	while ((ch = getopt_long(argc, argv, ":", cmd_show_longopts,
@@ -291,11 +289,8 @@ cmd_ref_args(struct tokenctl_opts *opts, const char *cmd, int argc,
 			opts->json = 1;
 			break;
 		case TOKENCTL_OPT_USER:
-			if (*optarg == '\0' ||
-			    strlen(optarg) >= TOKEND_USER_SIZE)
-				return tokenctl_usage_error("%s: bad --user",
-				    cmd);
-			*user = optarg;
+			if ((rc = tokenctl_opt_user(cmd, optarg, user)) != 0)
+				return rc;
 			break;
 		default:
 			return tokenctl_getopt_error(cmd, ch, argv);

@@ -365,6 +365,15 @@ token:
 }
 
 int
+tokenctl_opt_user(const char *cmd, const char *arg, const char **user)
+{
+	if (*arg == '\0' || strlen(arg) >= TOKEND_USER_SIZE)
+		return tokenctl_usage_error("%s: bad --user", cmd);
+	*user = arg;
+	return 0;
+}
+
+int
 tokenctl_add_scope(struct tokenctl_scopes *scopes, const char *cmd,
     const char *scope)
 {

@@ -78,6 +78,8 @@ int	 tokenctl_connect(const struct tokenctl_opts *opts,
 	     struct tokend_conn **conn);
 /* An argument fit to echo in a message: never a token. */
 const char *tokenctl_safe_arg(const char *arg);
+/* --user ARG of cmd: 0 and *user set, or a usage error (reported). */
+int	 tokenctl_opt_user(const char *cmd, const char *arg, const char **user);
 int	 tokenctl_add_scope(struct tokenctl_scopes *scopes, const char *cmd,
 	     const char *scope);
 /* "90s", "10m", "12h", "30d", "2w": seconds, > 0.  0 on success, -1 if bad. */

@@ -694,6 +694,25 @@ may_touch(const struct conn *c, const struct token_record *r)
 	return conn_peer(c)->is_admin || r->uid == conn_peer(c)->uid;
 }
 
+/*
+ * 0 when token id (text, as the client wrote it) exists and the caller
+ * may act on it (REVOKE, RENAME); else -1 with the error sent.  Another
+ * user's token is "not found" to a non-admin: ids of others' tokens
+ * cannot be probed.
+ */
+static int
+touchable_token(struct conn *c, uint64_t id, const char *text)
+{
+	struct token_record	rec;
+
+	if (store_get_token(td->store, id, &rec) != STORE_OK ||
+	    !may_touch(c, &rec)) {
+		conn_error(c, PERR_NOT_FOUND, "no token %s", text);
+		return -1;
+	}
+	return 0;
+}
+
 static void
 revoke_done(struct store_op *op)
 {
@@ -734,7 +753,6 @@ static int
 handle_revoke(struct conn *c, const uint8_t *body, size_t len)
 {
 	struct msg_revoke	m;
-	struct token_record	rec;
 	struct pending		*p;
 	uint64_t		id;
 
@@ -746,12 +764,8 @@ handle_revoke(struct conn *c, const uint8_t *body, size_t len)
 		conn_error(c, PERR_INVALID, "not a token id: %.11s", m.id);
 		return CONN_FRAME_DONE;
 	}
-	/* Another user's token is "not found" to a non-admin: ids don't leak. */
-	if (store_get_token(td->store, id, &rec) != STORE_OK ||
-	    !may_touch(c, &rec)) {
-		conn_error(c, PERR_NOT_FOUND, "no token %s", m.id);
+	if (touchable_token(c, id, m.id) == -1)
 		return CONN_FRAME_DONE;
-	}
 	if ((p = pending_new(c, STORE_OP_DEL, revoke_done)) == NULL)
 		return CONN_FRAME_DONE;
 	p->op.id = id;
@@ -802,7 +816,6 @@ static int
 handle_rename(struct conn *c, const uint8_t *body, size_t len)
 {
 	struct msg_rename	m;
-	struct token_record	rec;
 	struct pending		*p;
 	uint64_t		id;
 
@@ -819,12 +832,8 @@ handle_rename(struct conn *c, const uint8_t *body, size_t len)
 		    "characters", TOKEND_NAME_MAX);
 		return CONN_FRAME_DONE;
 	}
-	/* Another user's token is "not found" to a non-admin, as for REVOKE. */
-	if (store_get_token(td->store, id, &rec) != STORE_OK ||
-	    !may_touch(c, &rec)) {
-		conn_error(c, PERR_NOT_FOUND, "no token %s", m.id);
+	if (touchable_token(c, id, m.id) == -1)
 		return CONN_FRAME_DONE;
-	}
 	if ((p = pending_new(c, STORE_OP_RENAME, rename_done)) == NULL)
 		return CONN_FRAME_DONE;
 	p->op.id = id;
