@@ -217,11 +217,12 @@ expect_eq "no database file holds the raw secret bytes" none "$BIN"
 if is_root && [ -f "$TESTMOD" ]; then
 	# Run a daemon as nobody: a non-dumpable process's /proc files belong to
 	# root, so even its own user cannot read its environ.  A PAM module that
-	# sleeps keeps a helper alive to look at.
+	# sleeps keeps a helper alive to look at (until pam_timeout, 10 s, ends
+	# it, or the client goes).
 	NB=$T/nb
 	mkdir -p "$NB/run" "$NB/db" "$NB/pam"
 	chown -R "$NOBODY_UID:$NOBODY_UID" "$NB/run" "$NB/db"
-	printf 'auth required %s sleep=2\naccount required %s\n' "$TESTMOD" "$TESTMOD" >"$NB/pam/tokend"
+	printf 'auth required %s sleep=60\naccount required %s\n' "$TESTMOD" "$TESTMOD" >"$NB/pam/tokend"
 	: >"$NB/pam/other"
 	cp "$TOKEND" "$NB/tokend"
 	chmod 755 "$NB" "$NB/pam" "$NB/tokend"
@@ -239,24 +240,18 @@ if is_root && [ -f "$TESTMOD" ]; then
 	    bash -c "! $AS_NOBODY_CMD cat /proc/$DAEMON_PID/environ >/dev/null 2>&1"
 	expect_match "the daemon has RLIMIT_CORE 0" '^Max core file size +0 +0 ' \
 	    "$(cat "/proc/$DAEMON_PID/limits")"
-	# an ISSUE as nobody: the helper sleeps 2 s in the PAM module
+	# an ISSUE as nobody: the helper sleeps in the PAM module
 	$AS_NOBODY_CMD "$TCTL" --socket "$SOCK" issue --name nb </dev/null >/dev/null 2>&1 &
 	NBI=$!
 	BG_PIDS="$BG_PIDS $NBI"
 	HELPER=
-	for _ in $(seq 1 20); do
-		HELPER=$(pam_helpers | head -n 1)
-		[ -n "$HELPER" ] && break
-		sleep 0.1
-	done
+	wait_for "$CMD_TIMEOUT" sh -c "pgrep -P $DAEMON_PID -f -- --pam-helper >/dev/null"
+	HELPER=$(pam_helpers | head -n 1)
 	if [ -n "$HELPER" ]; then
 		# The helper is an exec of tokend: it makes itself non-dumpable
 		# first thing, before PAM, while it holds nothing yet.  Give it
-		# that moment (the module sleeps 2 s), then it must be so.
-		for _ in $(seq 1 15); do
-			[ "$(stat -c %u "/proc/$HELPER/environ" 2>/dev/null)" = 0 ] && break
-			sleep 0.1
-		done
+		# that moment, then it must be so.
+		wait_for "$CMD_TIMEOUT" sh -c "[ \"\$(stat -c %u /proc/$HELPER/environ 2>/dev/null)\" = 0 ]"
 		expect_eq "the PAM helper is not dumpable: its /proc/PID/environ belongs to root" 0 \
 		    "$(stat -c %u "/proc/$HELPER/environ")"
 		expect_true "nobody cannot read the PAM helper's /proc/PID/environ" \
@@ -268,6 +263,7 @@ if is_root && [ -f "$TESTMOD" ]; then
 	else
 		fail "a PAM helper runs while the module sleeps" "no child of $DAEMON_PID"
 	fi
+	kill "$NBI" 2>/dev/null
 	wait "$NBI"
 	stop_daemon
 else
