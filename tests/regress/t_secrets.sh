@@ -222,10 +222,14 @@ if is_root && [ -f "$TESTMOD" ]; then
 	NB=$T/nb
 	mkdir -p "$NB/run" "$NB/db" "$NB/pam"
 	chown -R "$NOBODY_UID:$NOBODY_UID" "$NB/run" "$NB/db"
-	printf 'auth required %s sleep=60\naccount required %s\n' "$TESTMOD" "$TESTMOD" >"$NB/pam/tokend"
+	# Its binary and the module are copied where nobody can reach them:
+	# the tree may sit in a 0700 folder (a CI checkout, root's home).
+	cp "$TESTMOD" "$NB/pam_testmod.so"
+	printf 'auth required %s sleep=60\naccount required %s\n' "$NB/pam_testmod.so" \
+	    "$NB/pam_testmod.so" >"$NB/pam/tokend"
 	: >"$NB/pam/other"
 	cp "$TOKEND" "$NB/tokend"
-	chmod 755 "$NB" "$NB/pam" "$NB/tokend"
+	chmod 755 "$NB" "$NB/pam" "$NB/tokend" "$NB/pam_testmod.so"
 	chmod 644 "$NB/pam/tokend" "$NB/pam/other" "$T/tokend.conf"
 	printf '#!/bin/sh\nexec %s %s "$@"\n' "$AS_NOBODY_CMD" "$NB/tokend" >"$NB/as-nobody"
 	chmod 755 "$NB/as-nobody"
