@@ -18,7 +18,7 @@ SYSCONFDIR	?= /etc
 
 CC		?= cc
 PKG_CONFIG	?= pkg-config
-PKGS		= libevent lmdb libsodium pam json-c libseccomp
+PKGS		= libevent lmdb libsodium pam json-c libseccomp liboath libqrencode
 
 WARN	= -Wall -Wextra -Wformat=2 -Wshadow -Wpointer-arith -Wstrict-prototypes \
 	  -Wmissing-prototypes -Wwrite-strings -Wcast-qual -Wundef
@@ -47,6 +47,8 @@ SODIUM_LIBS	:= $(shell $(PKG_CONFIG) --libs libsodium)
 SECCOMP_LIBS	:= $(shell $(PKG_CONFIG) --libs libseccomp)
 PAM_LIBS	:= $(shell $(PKG_CONFIG) --libs pam)
 JSON_LIBS	:= $(shell $(PKG_CONFIG) --libs json-c)
+OATH_LIBS	:= $(shell $(PKG_CONFIG) --libs liboath)
+QRENCODE_LIBS	:= $(shell $(PKG_CONFIG) --libs libqrencode)
 
 # protocol/ + libtokend
 PROTO_OBJS	= protocol/wire.o protocol/frame.o protocol/tokenfmt.o protocol/duration.o
@@ -61,13 +63,15 @@ DAEMON_OBJS	= $(DAEMON_CORE) daemon/tokend.o daemon/monitor.o daemon/engine.o \
 		  daemon/channel.o daemon/chanout.o daemon/sandbox.o daemon/listener.o daemon/conn.o \
 		  daemon/dispatch.o daemon/pamhelper.o daemon/pamchild.o daemon/account.o \
 		  daemon/accountchild.o daemon/helper.o daemon/clock.o daemon/lastused.o \
-		  daemon/ratelimit.o daemon/writer.o daemon/vcache.o
+		  daemon/ratelimit.o daemon/writer.o daemon/vcache.o daemon/otp.o \
+		  daemon/otpask.o
 DAEMON_LIBS	= -pthread $(LIBEVENT_LIBS) $(LMDB_LIBS) $(SODIUM_LIBS) $(PAM_LIBS) \
-		  $(SECCOMP_LIBS)
+		  $(SECCOMP_LIBS) $(OATH_LIBS)
 
 # client/
 CLIENT_OBJS	= client/tokenctl.o client/cmd_issue.o client/cmd_list.o client/cmd_delete.o \
-		  client/cmd_token.o client/credcache.o client/prompt.o client/output.o
+		  client/cmd_token.o client/cmd_otp.o client/credcache.o client/prompt.o \
+		  client/output.o
 
 # pam/
 PAM_OBJS	= pam/pam_tokend.o pam/pamcore.o
@@ -99,7 +103,8 @@ daemon/tokend: $(DAEMON_OBJS) $(PROTO_OBJS)
 	$(CC) $(EXE_LDFLAGS) -o $@ $^ $(DAEMON_LIBS)
 
 client/tokenctl: $(CLIENT_OBJS) $(LIB_A)
-	$(CC) $(EXE_LDFLAGS) -o $@ $(CLIENT_OBJS) $(LIB_A) $(JSON_LIBS) $(SODIUM_LIBS)
+	$(CC) $(EXE_LDFLAGS) -o $@ $(CLIENT_OBJS) $(LIB_A) $(JSON_LIBS) $(SODIUM_LIBS) \
+	    $(QRENCODE_LIBS)
 
 # Only pam_sm_* leave the module; libtokend is linked in, hidden.
 $(PAM_MODULE): $(PAM_OBJS) $(LIB_OBJS) pam/pam_tokend.map

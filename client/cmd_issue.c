@@ -16,12 +16,6 @@
 
 #define CMD_ISSUE_TEXT_MAX	1024	/* PAM messages are at most 512 bytes */
 
-/* What the conversation callback shares with cmd_issue(). */
-struct cmd_issue_conv {
-	int		 json;		/* --json-prompts */
-	const char	*cause;		/* why the callback gave up */
-};
-
 static const struct option cmd_issue_longopts[] = {
 	{ "help",	no_argument,		NULL,	TOKENCTL_OPT_HELP },
 	{ "json",	no_argument,		NULL,	TOKENCTL_OPT_JSON },
@@ -93,16 +87,28 @@ cmd_issue_text(const char *text)
 	fflush(stderr);
 }
 
-static int
-cmd_issue_conv_cb(int n, const struct tokend_prompt *msgs, char **answers,
+int
+tokenctl_conv(int n, const struct tokend_prompt *msgs, char **answers,
     void *arg)
 {
-	struct cmd_issue_conv	*cv = arg;
+	struct tokenctl_conv	*cv = arg;
 	const char		*cause = NULL;
 	char			 text[CMD_ISSUE_TEXT_MAX];
 	int			 i, rc;
 
 	for (i = 0; i < n; i++) {
+		if (msgs[i].style == TOKEND_PROMPT_SECRET) {
+			if (cv->secret == NULL) {
+				cause = "the daemon sent a secret where none "
+				    "belongs";
+				goto fail;
+			}
+			if (cv->secret(msgs[i].text, cv->secret_arg) == -1) {
+				cause = "cannot write to standard output";
+				goto fail;
+			}
+			continue;
+		}
 		if (cmd_issue_style_name(msgs[i].style) == NULL) {
 			cause = "unknown kind of PAM message";
 			goto fail;
@@ -190,7 +196,7 @@ cmd_issue(struct tokenctl_opts *opts, int argc, char **argv)
 {
 	struct tokend_issue_req	 req;
 	struct tokenctl_scopes	 scopes;
-	struct cmd_issue_conv	 cv;
+	struct tokenctl_conv	 cv;
 	struct tokend_token	 info;
 	struct tokend_conn	*conn = NULL;
 	enum tokend_err		 err;
@@ -258,7 +264,7 @@ cmd_issue(struct tokenctl_opts *opts, int argc, char **argv)
 	if ((rc = tokenctl_connect(opts, &conn)) != 0)
 		return rc;
 	prompt_watch(tokend_conn_fd(conn));
-	err = tokend_token_issue(conn, &req, cmd_issue_conv_cb, &cv, token,
+	err = tokend_token_issue(conn, &req, tokenctl_conv, &cv, token,
 	    &info);
 	prompt_watch(-1);
 	if (err == TOKEND_E_ABORTED && cv.cause != NULL) {

@@ -37,6 +37,7 @@ static const struct tokenctl_cmd {
 	{ "status",	cmd_token_status },
 	{ "unlock",	cmd_unlock },
 	{ "rotate",	cmd_rotate },
+	{ "otp",	cmd_otp },
 };
 
 /* This run's options: failures are reported as JSON too with --json. */
@@ -76,6 +77,8 @@ tokenctl_usage(FILE *f)
 	    "  verify           check a token (stdin); exit 0 if active\n"
 	    "  status           daemon version, health and counters\n"
 	    "  unlock USER      let USER try again after failed attempts (admins)\n"
+	    "  otp enroll | status [--user U] | remove [--user U] [--yes]\n"
+	    "                   one-time codes: enrol a phone app, check, remove\n"
 	    "\n"
 	    "Tokens are read from standard input, never from the command line.\n"
 	    "The socket is --socket, else $TOKEND_SOCKET, else "
@@ -173,6 +176,21 @@ static const struct {
 	  "Let USER authenticate (issue) and exchange again at once: forget\n"
 	  "their recent failures, which otherwise refuse them for a while.\n"
 	  "Root and the admin group only.\n" },
+	{ "otp",
+	  "usage: tokenctl otp enroll\n"
+	  "       tokenctl otp status [--user U]\n"
+	  "       tokenctl otp remove [--user U] [--yes]\n"
+	  "\n"
+	  "One-time codes from an authenticator app (when the host has\n"
+	  "otp_enroll = yes).  enroll: after your password, a new secret is\n"
+	  "printed on stdout as an otpauth:// URI (and drawn as a QR code on a\n"
+	  "terminal); add it to the app and type the code it shows.  Nothing is\n"
+	  "saved until a code matches.  Replacing an enrolment, or removing your\n"
+	  "own, asks for your password and a current code.\n"
+	  "\n"
+	  "  --user U        status or remove of user U's enrolment (root and the\n"
+	  "                  admin group; no code needed: the phone may be lost)\n"
+	  "  --yes           remove without asking (scripts)\n" },
 	{ "status",
 	  "usage: tokenctl status\n"
 	  "\n"

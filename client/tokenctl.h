@@ -95,6 +95,24 @@ int	 cmd_show(struct tokenctl_opts *, int, char **);
 int	 cmd_rename(struct tokenctl_opts *, int, char **);
 int	 cmd_unlock(struct tokenctl_opts *, int, char **);
 int	 cmd_rotate(struct tokenctl_opts *, int, char **);
+int	 cmd_otp(struct tokenctl_opts *, int, char **);
+
+/*
+ * cmd_issue.c: the PAM conversation of issue and otp, as a tokend_conv_fn
+ * with arg a struct tokenctl_conv.  Prompts and PAM text go to stderr
+ * (--json-prompts: JSON lines on stdout); answers come from the terminal
+ * with echo off, or a line each from stdin.
+ */
+struct tokenctl_conv {
+	int		 json;		/* --json-prompts */
+	const char	*cause;		/* why the callback gave up */
+	/* A TOKEND_PROMPT_SECRET: show it; 0 or -1.  NULL: none may come. */
+	int		(*secret)(const char *text, void *arg);
+	void		*secret_arg;
+};
+int	 tokenctl_conv(int n, const struct tokend_prompt *msgs, char **answers,
+	     void *arg);
+
 /* A token from stdin (never argv); 0 or an exit status (reported). */
 int	 tokenctl_read_token(const char *cmd, const char *prompt, char **token);
 /* The caller's (or user's) token with id or name arg (cmd_delete.c). */

@@ -35,18 +35,20 @@ static const struct chan_bound to_engine[] = {
 				1 + 1 + 4 + 2 + TOKEND_USER_MAX + 2 + TOKEND_ERRMSG_MAX },
 	{ MON_ACCT_LOST,	0,		0 },
 	{ MON_STOP,		0,		0 },
+	{ MON_OTP_ANSWER,	4 + 1 + 8 + 2,	4 + 1 + 8 + 2 + TOKEND_ERRMSG_MAX },
 };
 
 static const struct chan_bound to_monitor[] = {
 	{ MON_KEY_WANTED,	1,		1 },
 	{ MON_READY,		0,		0 },
-	{ MON_PAM_START,	4 + 4 + 2 + 2,
-				4 + 4 + 2 + TOKEND_USER_MAX + 2 + TOKEND_USER_MAX },
+	{ MON_PAM_START,	4 + 4 + 2 + 2 + 1,
+				4 + 4 + 2 + TOKEND_USER_MAX + 2 + TOKEND_USER_MAX + 1 },
 	{ MON_PAM_REPLY,	4 + 1,		4 + TOKEND_FRAME_MAX - 8 },
 	{ MON_PAM_CANCEL,	4,		4 },
 	{ MON_ACCT_ASK,		1 + 4 + 2,	1 + 4 + 2 + TOKEND_USER_MAX },
 	{ MON_ACCT_RESET,	0,		0 },
 	{ MON_LOG,		1 + 2,		1 + 2 + MON_LOG_MAX },
+	{ MON_OTP_ASK,		4 + 1 + 2,	4 + 1 + 2 + TOKEND_USER_MAX },
 };
 
 static const struct chan_bound *
@@ -111,6 +113,8 @@ channel_type_name(int type)
 	case MON_ACCT_ANSWER:	return "ACCT_ANSWER";
 	case MON_ACCT_LOST:	return "ACCT_LOST";
 	case MON_STOP:		return "STOP";
+	case MON_OTP_ANSWER:	return "OTP_ANSWER";
+	case MON_OTP_ASK:	return "OTP_ASK";
 	case MON_KEY_WANTED:	return "KEY_WANTED";
 	case MON_READY:		return "READY";
 	case MON_PAM_START:	return "PAM_START";
@@ -290,8 +294,18 @@ mon_decode(uint8_t type, const uint8_t *body, size_t len, struct mon_msg *m,
 		m->uid = rbuf_u32(&r);
 		rbuf_str(&r, m->user, sizeof(m->user));
 		rbuf_str(&r, m->ruser, sizeof(m->ruser));
+		m->flag = rbuf_u8(&r);
 		if (rbuf_done(&r) == -1 || !mon_user_ok(m->user) ||
-		    (m->ruser[0] != '\0' && !mon_user_ok(m->ruser)))
+		    (m->ruser[0] != '\0' && !mon_user_ok(m->ruser)) ||
+		    m->flag > MON_PAM_MODE_REMOVE)
+			return -1;
+		return 0;
+	case MON_OTP_ASK:
+		m->id = rbuf_u32(&r);
+		m->flag = rbuf_u8(&r);
+		rbuf_str(&r, m->user, sizeof(m->user));
+		if (rbuf_done(&r) == -1 || !mon_user_ok(m->user) ||
+		    (m->flag != OTP_STATUS && m->flag != OTP_REMOVE))
 			return -1;
 		return 0;
 	case MON_PAM_REPLY:
@@ -338,6 +352,12 @@ mon_encode(struct wbuf *w, const struct mon_msg *m)
 		wbuf_u32(w, m->uid);
 		wbuf_str(w, m->user);
 		wbuf_str(w, m->ruser);
+		wbuf_u8(w, m->flag);
+		break;
+	case MON_OTP_ASK:
+		wbuf_u32(w, m->id);
+		wbuf_u8(w, m->flag);
+		wbuf_str(w, m->user);
 		break;
 	case MON_PAM_REPLY:
 		wbuf_u32(w, m->id);

@@ -86,6 +86,8 @@ static const struct config_entry config_table[] = {
 	{ "max_pam_queued_per_uid", CONFIG_COUNT,
 	  CONFIG_FIELD(max_pam_queued_per_uid), 0, 1024 },
 	{ "pam_serialize", CONFIG_BOOL, CONFIG_FIELD(pam_serialize), 0, 1 },
+	{ "otp_enroll", CONFIG_BOOL, CONFIG_FIELD(otp_enroll), 0, 1 },
+	{ "otp_dir", CONFIG_PATH, CONFIG_FIELD(otp_dir), 0, 0 },
 	{ "account_recheck", CONFIG_SECS, CONFIG_FIELD(account_recheck),
 	  0, DAY },
 	{ "lookup_timeout", CONFIG_SECS, CONFIG_FIELD(lookup_timeout),
@@ -146,6 +148,7 @@ config_defaults(struct config *conf)
 	config_copy(conf->pam_service, sizeof conf->pam_service,
 	    TOKEND_PAM_SERVICE);
 	config_copy(conf->user, sizeof conf->user, TOKEND_USER);
+	config_copy(conf->otp_dir, sizeof conf->otp_dir, TOKEND_OTP_DIR);
 
 	conf->max_connections = TOKEND_DEF_MAX_CONNECTIONS;
 	conf->max_connections_per_uid = TOKEND_DEF_MAX_CONNECTIONS_PER_UID;

@@ -17,6 +17,8 @@
 #define TOKEND_KEY_FILE		"/var/lib/tokend/hash.key"
 #define TOKEND_PAM_SERVICE	"tokend"
 #define TOKEND_USER		"tokend"	/* the engine's user */
+#define TOKEND_OTP_DIR		"/etc/tokend/oath"
+#define TOKEND_ENROLL_SERVICE	"tokend-enroll"	/* PAM for a first OTP enrolment */
 
 /*
  * Every limit's default, in one place; tokend.conf(5) and
@@ -77,6 +79,10 @@ struct config {
 	unsigned	max_pam_queued_per_uid;	/* waiting per caller uid, 2 */
 	int		pam_serialize;		/* one helper at a time (shared pam_oath file) */
 	unsigned	fail_delay_ms;		/* delay before reporting a failed auth, 2000 */
+
+	/* one-time codes (otp.h) */
+	int		otp_enroll;		/* tokenctl otp enroll is allowed, no */
+	char		otp_dir[PATH_MAX];	/* USER.oath files, /etc/tokend/oath */
 
 	/* tokens (seconds) */
 	int64_t		refresh_default;	/* 90 days */

@@ -69,7 +69,8 @@ static struct event	*ev_reaper;
 
 static const char *const state_names[CONN_NSTATES] = {
 	"ready", "waiting for a user look-up", "waiting for a PAM helper",
-	"in PAM", "failure delay", "waiting for a write", "listing", "closed",
+	"in PAM", "failure delay", "waiting for a write", "listing",
+	"waiting for the monitor", "closed",
 };
 
 static void	conn_read_cb(evutil_socket_t, short, void *);

@@ -46,6 +46,7 @@ enum conn_state {
 	CONN_FAIL_DELAY,	/* a failed ISSUE waits out fail_delay_ms */
 	CONN_WAIT_WRITE,	/* a write waits to be durable */
 	CONN_LISTING,		/* a LIST goes on when the client has read some */
+	CONN_WAIT_MONITOR,	/* an OTP request waits for the monitor's answer */
 	CONN_CLOSED,		/* gone; freed at the end of the event-loop pass */
 	CONN_NSTATES
 };

@@ -25,6 +25,8 @@
 #include "daemon.h"
 #include "duration.h"
 #include "log.h"
+#include "monitor.h"
+#include "otpask.h"
 #include "pamhelper.h"
 #include "ratelimit.h"
 #include "store.h"
@@ -49,8 +51,9 @@ static int	handle_revoke_all(struct conn *, const uint8_t *, size_t);
 static int	handle_exchange(struct conn *, const uint8_t *, size_t);
 static int	handle_verify(struct conn *, const uint8_t *, size_t);
 static int	handle_status(struct conn *, const uint8_t *, size_t);
-static void	issue_authenticated(struct conn *, const struct msg_issue *,
-		    uid_t);
+static int	handle_otp(struct conn *, const uint8_t *, size_t);
+static void	pam_authenticated(struct conn *, const struct msg_issue *,
+		    uid_t, int);
 
 /* Length bounds per type live beside the decoders (protocol/wire.c). */
 static const struct handler {
@@ -69,6 +72,7 @@ static const struct handler {
 	{ MSG_RENAME,		WHO_ANY,	handle_rename },
 	{ MSG_UNLOCK,		WHO_ANY,	handle_unlock },
 	{ MSG_ROTATE,		WHO_ANY,	handle_rotate },
+	{ MSG_OTP,		WHO_ANY,	handle_otp },
 };
 
 static struct wbuf	reply;		/* scratch for one answer */
@@ -113,7 +117,7 @@ dispatch_init(void)
 	};
 
 	conn_init(td->base, &ops);
-	pamhelper_init(issue_authenticated);
+	pamhelper_init(pam_authenticated);
 }
 
 /*
@@ -385,7 +389,7 @@ handle_issue(struct conn *c, const uint8_t *body, size_t len)
 	}
 	if (issue_precheck(c, m, uid, now) == -1)
 		goto done;
-	pamhelper_request(c, m, uid, self);	/* takes m */
+	pamhelper_request(c, m, uid, self, MON_PAM_MODE_ISSUE);	/* takes m */
 	return CONN_FRAME_DONE;
 done:
 	explicit_bzero(m, sizeof(*m));
@@ -1563,5 +1567,97 @@ handle_status(struct conn *c, const uint8_t *body, size_t len)
 	enc_status_result(&reply, m);
 	conn_send(c, &reply);
 	free(m);
+	return CONN_FRAME_DONE;
+}
+
+/*
+ * PAM said yes (pamhelper.h): an ISSUE makes its token; an OTP enrolment
+ * or removal is done already (the helper did it, as root).
+ */
+static void
+pam_authenticated(struct conn *c, const struct msg_issue *m, uid_t uid,
+    int mode)
+{
+	struct msg_otp_result	out;
+
+	if (mode == MON_PAM_MODE_ISSUE) {
+		issue_authenticated(c, m, uid);
+		return;
+	}
+	memset(&out, 0, sizeof(out));
+	if (mode == MON_PAM_MODE_ENROLL) {
+		out.enrolled = 1;
+		out.since = (int64_t)time(NULL);	/* the file's time */
+		log_notice("%s (uid %u) enrolled a new one-time-code secret",
+		    m->user, (unsigned)uid);
+	} else
+		log_notice("%s (uid %u) removed their one-time-code enrolment",
+		    m->user, (unsigned)uid);
+	enc_otp_result(&reply, &out);
+	conn_send(c, &reply);
+	conn_done(c);
+}
+
+/*
+ * One-time codes (tokenctl otp): a user enrols or removes their own
+ * enrolment through PAM; status needs no PAM; an admin sees or removes
+ * another user's (a lost phone) without PAM.  The files are root's: the
+ * monitor and its helpers touch them, never the engine.
+ */
+static int
+handle_otp(struct conn *c, const uint8_t *body, size_t len)
+{
+	const struct peer	*peer = conn_peer(c);
+	struct msg_otp		 m;
+	struct msg_issue	*job;
+	char			 self[TOKEND_USER_MAX + 1], when[32];
+	int			 rc, own;
+
+	if (dec_otp(body, len, &m) == -1) {
+		conn_error(c, PERR_MALFORMED, "malformed OTP");
+		return CONN_FRAME_DONE;
+	}
+	if ((rc = caller_name(c, self, sizeof(self))) != 0)
+		return rc == CONN_FRAME_RETRY ? rc : CONN_FRAME_DONE;
+	own = m.user[0] == '\0' || strcmp(m.user, self) == 0;
+	if (own)
+		memcpy(m.user, self, sizeof(self));
+	else if (!peer->is_admin) {
+		conn_error(c, PERR_DENIED, "only admins may see or remove "
+		    "another user's one-time-code enrolment");
+		return CONN_FRAME_DONE;
+	} else if (m.op == OTP_ENROLL) {
+		conn_error(c, PERR_DENIED, "users enrol themselves: the "
+		    "secret goes to the phone of the one who types the code");
+		return CONN_FRAME_DONE;
+	}
+	if (!mon_user_ok(m.user)) {
+		conn_error(c, PERR_NOT_FOUND, "no such user: %s", m.user);
+		return CONN_FRAME_DONE;
+	}
+	if (!own || m.op == OTP_STATUS) {
+		(void)otpask_request(c, m.op, m.user);
+		return CONN_FRAME_DONE;
+	}
+	if (!td->conf.otp_enroll) {
+		conn_error(c, PERR_DENIED, "one-time-code enrolment is off on "
+		    "this host (otp_enroll in tokend.conf)");
+		return CONN_FRAME_DONE;
+	}
+	if (!ratelimit_allowed(RL_AUTH, peer->uid)) {
+		td->stats.rate_limited++;
+		conn_error(c, PERR_RATE_LIMITED, "too many failed "
+		    "authentications for %s; try again in %s", m.user,
+		    duration_format(ratelimit_wait(RL_AUTH, peer->uid), when,
+		    sizeof(when)));
+		return CONN_FRAME_DONE;
+	}
+	if ((job = calloc(1, sizeof(*job))) == NULL) {
+		conn_error(c, PERR_INTERNAL, "out of memory");
+		return CONN_FRAME_DONE;
+	}
+	memcpy(job->user, m.user, sizeof(job->user));
+	(void)pamhelper_request(c, job, peer->uid, self, m.op == OTP_ENROLL ?
+	    MON_PAM_MODE_ENROLL : MON_PAM_MODE_REMOVE);	/* takes job */
 	return CONN_FRAME_DONE;
 }

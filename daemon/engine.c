@@ -33,6 +33,7 @@
 #include "listener.h"
 #include "log.h"
 #include "monitor.h"
+#include "otpask.h"
 #include "pamhelper.h"
 #include "ratelimit.h"
 #include "sandbox.h"
@@ -341,6 +342,9 @@ engine_chan_cb(evutil_socket_t fd, short events, void *arg)
 		case MON_ACCT_ANSWER:
 		case MON_ACCT_LOST:
 			account_message(hdr.type, body, hdr.length);
+			break;
+		case MON_OTP_ANSWER:
+			otpask_message(body, hdr.length);
 			break;
 		case MON_STOP:
 			engine_stop();

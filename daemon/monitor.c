@@ -42,6 +42,7 @@
 #include "listener.h"
 #include "log.h"
 #include "monitor.h"
+#include "otp.h"
 #include "pamhelper.h"
 #include "token.h"
 #include "util.h"
@@ -653,15 +654,20 @@ monitor_pam_result(uint32_t id, int result, uint32_t uid, const char *why)
 	wbuf_free(&w);
 }
 
-/* Start a helper for the engine's ISSUE: PAM runs for user, nobody else. */
+/*
+ * Start a helper for the engine's ISSUE or OTP enrolment (mode): PAM runs
+ * for user, nobody else.
+ */
 static void
 monitor_pam_start(uint32_t id, uint32_t caller, const char *user,
-    const char *ruser)
+    const char *ruser, int mode)
 {
 	char		 name[] = "tokend-pam-helper", flag[] = "--pam-helper";
+	char		 enroll[] = "enroll", remove[] = "remove";
+	char		 service[] = TOKEND_ENROLL_SERVICE;
 	char		 u[TOKEND_USER_MAX + 1], r[TOKEND_USER_MAX + 1];
 	char		*argv[] = { name, flag, m.conf.pam_service,
-			    m.conf.pam_confdir, u, r, NULL };
+			    m.conf.pam_confdir, u, r, NULL, NULL, NULL, NULL };
 	struct mon_pam	*p;
 	int		 sv[2];
 	unsigned	 cap = m.conf.pam_serialize ? 1 : m.conf.max_pam_helpers;
@@ -670,6 +676,17 @@ monitor_pam_start(uint32_t id, uint32_t caller, const char *user,
 		monitor_violation(MON_PAM_START, "a job number in use");
 	snprintf(u, sizeof(u), "%s", user);
 	snprintf(r, sizeof(r), "%s", ruser);
+	if (mode != MON_PAM_MODE_ISSUE) {
+		/* The engine checks it too; a reload may have come between. */
+		if (!m.conf.otp_enroll) {
+			monitor_pam_result(id, MON_PAM_NOSTART, 0,
+			    "one-time-code enrolment is off");
+			return;
+		}
+		argv[6] = mode == MON_PAM_MODE_ENROLL ? enroll : remove;
+		argv[7] = m.conf.otp_dir;
+		argv[8] = service;
+	}
 	if (m.npams >= cap || (p = calloc(1, sizeof(*p))) == NULL) {
 		monitor_pam_result(id, MON_PAM_NOSTART, 0, "no helper free");
 		return;
@@ -756,8 +773,8 @@ monitor_pam_cb(evutil_socket_t fd, short events, void *arg)
 		log_warnx("PAM helper %d sent a bad message", (int)p->pid);
 		monitor_pam_result(p->id, MON_PAM_ENDED, 0, "");
 	} else
-		monitor_pam_result(p->id, ok == 1 ? MON_PAM_OK : MON_PAM_FAILED,
-		    uid, why);
+		monitor_pam_result(p->id, ok == 1 ? MON_PAM_OK : ok == 2 ?
+		    MON_PAM_REFUSED : MON_PAM_FAILED, uid, why);
 	monitor_pam_free(p);
 }
 
@@ -779,6 +796,55 @@ monitor_pam_reply(uint32_t id, const uint8_t *body, size_t len)
 		monitor_pam_free(p);
 	}
 	wbuf_free(&w);		/* wipes the answers */
+}
+
+/* ---- one-time-code enrolments ---- */
+
+/* With enrolment on, otp_dir exists (0700): say so early when it cannot. */
+static void
+monitor_otp_dir(void)
+{
+	if (m.conf.otp_enroll && otp_mkdir(m.conf.otp_dir) == -1)
+		log_warn("otp_enroll = yes, but %s cannot be made; enrolments "
+		    "will fail", m.conf.otp_dir);
+}
+
+/*
+ * Whether user has an enrolment, or (an admin's request, the engine
+ * checked the caller) remove it.  A stat or an unlink: no helper needed.
+ */
+static void
+monitor_otp_ask(uint32_t id, int op, const char *user)
+{
+	struct wbuf	 w;
+	size_t		 off;
+	int64_t		 since = 0;
+	int		 rc, result;
+	char		 why[TOKEND_ERRMSG_MAX + 1] = "";
+
+	if (op == OTP_REMOVE)
+		rc = otp_remove(m.conf.otp_dir, user);
+	else
+		rc = otp_stat(m.conf.otp_dir, user, &since);
+	if (rc == -1) {
+		snprintf(why, sizeof(why), "%s", strerror(errno));
+		log_warnx("one-time-code enrolment of %s: %s/%s.oath: %s",
+		    user, m.conf.otp_dir, user, why);
+		result = MON_OTP_ERROR;
+		since = 0;
+	} else
+		result = rc == 1 ? MON_OTP_YES : MON_OTP_NONE;
+	if (op == OTP_REMOVE)
+		since = 0;
+	wbuf_init(&w);
+	off = frame_begin(&w, MON_OTP_ANSWER);
+	wbuf_u32(&w, id);
+	wbuf_u8(&w, (uint8_t)result);
+	wbuf_u64(&w, (uint64_t)since);
+	wbuf_str(&w, why);
+	frame_end(&w, off);
+	monitor_send(&w, -1);
+	wbuf_free(&w);
 }
 
 /* ---- the account helper ---- */
@@ -932,7 +998,7 @@ monitor_handle(int type, const uint8_t *body, size_t len)
 		monitor_violation(type, "not expected before the engine is ready");
 	switch (type) {
 	case MON_PAM_START:
-		monitor_pam_start(mm.id, mm.uid, mm.user, mm.ruser);
+		monitor_pam_start(mm.id, mm.uid, mm.user, mm.ruser, mm.flag);
 		break;
 	case MON_PAM_REPLY:
 		monitor_pam_reply(mm.id, mm.reply, mm.reply_len);
@@ -943,6 +1009,9 @@ monitor_handle(int type, const uint8_t *body, size_t len)
 		break;
 	case MON_ACCT_ASK:
 		monitor_acct_ask(mm.flag, mm.uid, mm.user);
+		break;
+	case MON_OTP_ASK:
+		monitor_otp_ask(mm.id, mm.flag, mm.user);
 		break;
 	case MON_ACCT_RESET:
 		/*
@@ -1116,6 +1185,7 @@ monitor_reload(void)
 	m.conf = conf;
 	monitor_fd_limit();
 	monitor_warn_retired();
+	monitor_otp_dir();
 	monitor_groups();
 	if (m.phase == PHASE_READY)
 		monitor_send_config();
@@ -1211,6 +1281,7 @@ monitor_main(const struct monitor_opts *opts)
 		monitor_daemonize();
 	m.started = (int64_t)time(NULL);
 	monitor_db_dir();
+	monitor_otp_dir();
 	monitor_groups();
 	if (helper_init(&cause) == -1)
 		fatalx("%s", cause);

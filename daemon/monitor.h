@@ -49,15 +49,21 @@
  *   MON_ACCT_LOST  empty: the account helper ended; a new one comes
  *   MON_STOP       empty: stop as on SIGTERM (the monitor, root, may not
  *                  signal the engine's user without CAP_KILL)
+ *   MON_OTP_ANSWER u32 job, u8 result (MON_OTP_*), i64 since (the file's
+ *                  time), string why
  * engine -> monitor
  *   MON_KEY_WANTED u8 the database is empty (a new key may be made)
  *   MON_READY      empty: the engine listens
- *   MON_PAM_START  u32 job, u32 caller uid, string user, string ruser
+ *   MON_PAM_START  u32 job, u32 caller uid, string user, string ruser,
+ *                  u8 mode (MON_PAM_MODE_*: what PAM is for)
  *   MON_PAM_REPLY  u32 job, then a CONV_REPLY frame body
  *   MON_PAM_CANCEL u32 job
  *   MON_ACCT_ASK   u8 request type (ACCOUNT_REQ_*), u32 uid, string name
  *   MON_ACCT_RESET empty: the account helper is stuck; replace it
  *   MON_LOG        u8 syslog priority, string message (when not on stderr)
+ *   MON_OTP_ASK    u32 job, u8 OTP_STATUS or OTP_REMOVE (proto.h), string
+ *                  user: is user enrolled for one-time codes; remove it
+ *                  (an admin's request, checked by the engine)
  */
 #define MON_INIT		0xc1
 #define MON_KEY			0xc2
@@ -67,6 +73,7 @@
 #define MON_ACCT_ANSWER		0xc6
 #define MON_ACCT_LOST		0xc7
 #define MON_STOP		0xc8
+#define MON_OTP_ANSWER		0xc9
 
 #define MON_KEY_WANTED		0xd1
 #define MON_READY		0xd2
@@ -76,12 +83,24 @@
 #define MON_ACCT_ASK		0xd6
 #define MON_ACCT_RESET		0xd7
 #define MON_LOG			0xd8
+#define MON_OTP_ASK		0xd9
 
 /* MON_PAM_RESULT's result. */
 #define MON_PAM_OK		0	/* authenticated, uid as the monitor resolved it */
 #define MON_PAM_FAILED		1	/* PAM said no (why) */
 #define MON_PAM_ENDED		2	/* the helper ended without an answer */
 #define MON_PAM_NOSTART		3	/* no helper could be started */
+#define MON_PAM_REFUSED		4	/* refused before PAM ran (why): not enrolled */
+
+/* MON_PAM_START's mode: what the helper does once PAM said yes. */
+#define MON_PAM_MODE_ISSUE	0	/* nothing more: the engine makes a token */
+#define MON_PAM_MODE_ENROLL	1	/* a new OTP secret, confirmed by a code */
+#define MON_PAM_MODE_REMOVE	2	/* remove the user's OTP secret */
+
+/* MON_OTP_ANSWER's result. */
+#define MON_OTP_NONE		0	/* not enrolled (nothing removed) */
+#define MON_OTP_YES		1	/* enrolled (since), or removed */
+#define MON_OTP_ERROR		2	/* the file could not be read or removed (why) */
 
 #define MON_KEY_BYTES		32
 #define MON_MSG_MAX		(TOKEND_HDR_LEN + TOKEND_FRAME_MAX)
@@ -92,7 +111,8 @@
  * and mon_encode() writes it.  Which fields a type uses:
  *   KEY_WANTED  flag (1: the database is empty)
  *   LOG         flag (syslog priority), text
- *   PAM_START   id, uid (the caller), user, ruser
+ *   PAM_START   id, uid (the caller), user, ruser, flag (MON_PAM_MODE_*)
+ *   OTP_ASK     id, flag (OTP_STATUS or OTP_REMOVE), user
  *   PAM_REPLY   id, reply/reply_len (a CONV_REPLY body that decodes)
  *   PAM_CANCEL  id
  *   ACCT_ASK    flag (ACCOUNT_REQ_*), uid, user ("" for BY_UID)

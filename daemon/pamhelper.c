@@ -29,6 +29,7 @@ struct pamjob {
 	uid_t			 caller;	/* the client's uid */
 	uid_t			 uid;		/* the user PAM authenticates */
 	struct msg_issue	*issue;
+	int			 mode;		/* MON_PAM_MODE_* */
 	char			 ruser[TOKEND_USER_MAX + 1];
 	int			 queued;	/* waiting for a helper */
 	uint32_t		 id;		/* the monitor knows it by this */
@@ -76,6 +77,20 @@ issue_free(struct msg_issue *m)
 		return;
 	explicit_bzero(m, sizeof(*m));
 	free(m);
+}
+
+/* What j is for, in the log. */
+static const char *
+job_what(const struct pamjob *j)
+{
+	switch (j->mode) {
+	case MON_PAM_MODE_ENROLL:
+		return "OTP enrolment";
+	case MON_PAM_MODE_REMOVE:
+		return "OTP removal";
+	default:
+		return "ISSUE";
+	}
 }
 
 static void
@@ -210,6 +225,7 @@ job_start(struct pamjob *j)
 	m.uid = (uint32_t)j->caller;
 	memcpy(m.user, j->issue->user, sizeof(m.user));
 	memcpy(m.ruser, j->ruser, sizeof(m.ruser));
+	m.flag = (uint8_t)j->mode;
 	wbuf_init(&w);
 	mon_encode(&w, &m);
 	rc = engine_send(&w);
@@ -267,7 +283,7 @@ pamhelper_next(void)
 
 int
 pamhelper_request(struct conn *c, struct msg_issue *m, uid_t uid,
-    const char *ruser)
+    const char *ruser, int mode)
 {
 	struct pamjob	*j;
 	uid_t		 caller = conn_peer(c)->uid;
@@ -295,14 +311,15 @@ pamhelper_request(struct conn *c, struct msg_issue *m, uid_t uid,
 	j->caller = caller;
 	j->uid = uid;
 	j->issue = m;
+	j->mode = mode;
 	snprintf(j->ruser, sizeof(j->ruser), "%s", ruser);
 	j->queued = 1;
 	TAILQ_INSERT_TAIL(&queue, j, entry);
 	nqueued++;
 	conn_wait(c, CONN_ISSUE_QUEUED, job_cancel_cb, j);
 	job_arm(j, td->conf.pam_timeout * 1000);
-	log_debug("ISSUE for %s, caller uid %u: %u helpers running, %u waiting",
-	    m->user, (unsigned)caller, nrunning, nqueued);
+	log_debug("%s for %s, caller uid %u: %u helpers running, %u waiting",
+	    job_what(j), m->user, (unsigned)caller, nrunning, nqueued);
 	/* j may end in here (a helper that cannot start): not used after. */
 	pamhelper_next();
 	return 0;
@@ -383,14 +400,15 @@ job_succeeded(struct pamjob *j)
 	struct conn		*c = j->c;
 	struct msg_issue	*m = j->issue;
 	uid_t			 uid = j->uid;
+	int			 mode = j->mode;
 
-	log_info("authenticated %s through PAM (caller uid %u)", m->user,
-	    (unsigned)j->caller);
+	log_info("authenticated %s through PAM for %s (caller uid %u)",
+	    m->user, job_what(j), (unsigned)j->caller);
 	ratelimit_refund(RL_AUTH, uid);
 	j->issue = NULL;
 	conn_wait(c, CONN_IN_PAM, NULL, NULL);	/* c no longer refers to j */
 	job_free(j);
-	ok_fn(c, m, uid);
+	ok_fn(c, m, uid, mode);
 	issue_free(m);
 	pamhelper_next();
 }
@@ -413,6 +431,7 @@ job_conv(struct pamjob *j, const uint8_t *body, size_t len)
 	struct msg_conv	*m;
 	struct wbuf	 w;
 	size_t		 off;
+	int		 i;
 
 	if (j->nprompts != 0 || (m = calloc(1, sizeof(*m))) == NULL) {
 		conn_error(j->c, PERR_INTERNAL, "bad message from the "
@@ -427,7 +446,18 @@ job_conv(struct pamjob *j, const uint8_t *body, size_t len)
 		job_end(j);
 		return;
 	}
+	for (i = 0; i < m->n; i++)
+		if (m->style[i] == CONV_SECRET && j->mode != MON_PAM_MODE_ENROLL)
+			break;
+	if (i < m->n) {
+		free(m);
+		conn_error(j->c, PERR_INTERNAL, "bad message from the "
+		    "authentication helper");
+		job_end(j);
+		return;
+	}
 	j->nprompts = m->n;
+	explicit_bzero(m, sizeof(*m));
 	free(m);
 	wbuf_init(&w);
 	off = frame_begin(&w, MSG_CONV);
@@ -487,6 +517,12 @@ pamhelper_message(int type, const uint8_t *body, size_t len)
 		    "stack ended without an answer");
 		job_end(j);
 		return;
+	case MON_PAM_REFUSED:
+		/* Nothing to authenticate for (no enrolment to remove). */
+		ratelimit_refund(RL_AUTH, j->uid);
+		conn_error(j->c, PERR_NOT_FOUND, "%s is %s", j->issue->user, why);
+		job_end(j);
+		return;
 	default:
 		ratelimit_refund(RL_AUTH, j->uid);
 		conn_error(j->c, PERR_INTERNAL, "cannot start authentication");
@@ -508,8 +544,8 @@ pamhelper_timer_cb(evutil_socket_t fd, short events, void *arg)
 		return;
 	}
 	if (j->queued) {
-		log_warnx("ISSUE for %s (caller uid %u) found no free PAM helper "
-		    "within %u s", j->issue->user, (unsigned)j->caller,
+		log_warnx("%s for %s (caller uid %u) found no free PAM helper "
+		    "within %u s", job_what(j), j->issue->user, (unsigned)j->caller,
 		    td->conf.pam_timeout);
 		conn_error(j->c, PERR_BUSY, "no authentication helper became "
 		    "free within %u seconds; try again later",

@@ -30,21 +30,23 @@ struct msg_issue;
 #define PAMHELPER_NICE		19	/* below the event loop (pamchild.c) */
 
 /*
- * PAM said yes for issue->user (uid): the dispatcher makes the token.  It
- * must end the request on c (conn_done) or hand it on (conn_wait);
- * issue is freed when it returns.
+ * PAM said yes for issue->user (uid), and in mode (MON_PAM_MODE_*) the
+ * helper did its part: the dispatcher makes the token or answers the OTP
+ * request.  It must end the request on c (conn_done) or hand it on
+ * (conn_wait); issue is freed when it returns.
  */
 typedef void (*pamhelper_ok_fn)(struct conn *, const struct msg_issue *,
-    uid_t uid);
+    uid_t uid, int mode);
 
 void	 pamhelper_init(pamhelper_ok_fn);
 /*
  * Start or queue the ISSUE m (taken over) for user m->user (uid) on c,
- * whose caller is ruser.  0: under way, c waits.  -1: refused, an ERROR
- * is queued on c and m is freed.
+ * whose caller is ruser; mode MON_PAM_MODE_ENROLL or _REMOVE for an OTP
+ * request (m holds only the user).  0: under way, c waits.  -1: refused,
+ * an ERROR is queued on c and m is freed.
  */
 int	 pamhelper_request(struct conn *c, struct msg_issue *m, uid_t uid,
-	     const char *ruser);
+	     const char *ruser, int mode);
 /* A CONV_REPLY body from c's client for its helper. */
 void	 pamhelper_reply(struct conn *c, const uint8_t *, size_t);
 /* MON_PAM_CONV or MON_PAM_RESULT from the monitor (its body). */

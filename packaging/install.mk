@@ -57,7 +57,8 @@ INSTALLED_FILES	= $(SBINDIR)/tokend $(BINDIR)/tokenctl \
 		  $(foreach m,$(MAN_PAGES),$(MANDIR)/man$(subst .,,$(suffix $(m)))/$(notdir $(m)))
 # Edited by administrators: installed when absent, removed only when unchanged.
 CONFIG_FILES	= packaging/tokend.conf:$(CONFDIR)/tokend.conf \
-		  packaging/pam/tokend:$(PAMCONFDIR)/tokend
+		  packaging/pam/tokend:$(PAMCONFDIR)/tokend \
+		  packaging/pam/tokend-enroll:$(PAMCONFDIR)/tokend-enroll
 
 SUBST		= sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@CONF_FLAG@|$(CONF_FLAG)|g' \
 		  -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \

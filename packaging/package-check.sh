@@ -74,6 +74,7 @@ has() {
 		bad "$pkg holds its files" "missing:$missing"; fi
 }
 has tokend /usr/sbin/tokend /usr/bin/tokenctl /etc/tokend/tokend.conf /etc/pam.d/tokend \
+    /etc/pam.d/tokend-enroll \
     /lib/systemd/system/tokend.service /lib/systemd/system/tokend.socket \
     /usr/lib/sysusers.d/tokend.conf /usr/lib/tmpfiles.d/tokend.conf \
     /usr/share/bash-completion/completions/tokenctl /usr/share/man/man1/tokenctl.1.gz \
@@ -89,6 +90,7 @@ has cockpit-tokend /usr/share/cockpit/tokend/manifest.json /usr/share/cockpit/to
 
 conf=$(dpkg-deb -I "$W/tokend_${DV}_$ARCH.deb" conffiles 2>/dev/null)
 if [ "$conf" = "/etc/pam.d/tokend
+/etc/pam.d/tokend-enroll
 /etc/tokend/tokend.conf" ]; then ok "tokend: conffiles"; else
 	bad "tokend: conffiles" "$conf"; fi
 if dpkg-deb -f "$W/libpam-tokend_${DV}_$ARCH.deb" >/dev/null &&

@@ -472,6 +472,50 @@ issue_converse(struct tokend_conn *conn, const struct frame *f,
 	return err;
 }
 
+/*
+ * The request queued in conn->tx starts a PAM conversation: send it,
+ * run each CONV through conv, and read until the final answer of type
+ * want (in *f) or an ERROR.
+ */
+static enum tokend_err
+conversation(struct tokend_conn *conn, int want, tokend_conv_fn conv,
+    void *arg, struct frame *f)
+{
+	enum tokend_err		err;
+	int64_t			deadline;
+	int			got_any, sendfail = 0;
+
+	deadline = now_ms() + conn->timeout_ms;
+	/* A failed send still leaves the refusal to read (conn_flush). */
+	if ((err = conn_flush(conn, deadline)) != TOKEND_OK) {
+		if (err != TOKEND_E_IO || conn->fd == -1)
+			return err;
+		sendfail = 1;
+	}
+	for (;;) {
+		/* PAM waits for a person: each step gets its own long deadline. */
+		deadline = now_ms() + ISSUE_STEP_TIMEOUT_MS;
+		if ((err = conn_read_frame(conn, f, deadline, &got_any)) != TOKEND_OK)
+			return err;
+		if (f->type == MSG_CONV && conv != NULL) {
+			err = issue_converse(conn, f, conv, arg, deadline);
+			if (err != TOKEND_OK)
+				return err;
+			continue;
+		}
+		if (f->type == want)
+			return TOKEND_OK;
+		if (f->type == MSG_ERROR) {
+			err = conn_error_frame(conn, f);
+			if (sendfail)
+				conn_drop(conn);	/* the daemon closed it */
+			return err;
+		}
+		conn_drop(conn);
+		return TOKEND_E_PROTOCOL;
+	}
+}
+
 enum tokend_err
 tokend_token_issue(struct tokend_conn *conn, const struct tokend_issue_req *req,
     tokend_conv_fn conv, void *arg, char *token, struct tokend_token *info)
@@ -480,8 +524,6 @@ tokend_token_issue(struct tokend_conn *conn, const struct tokend_issue_req *req,
 	struct msg_issued	r;
 	struct frame		f;
 	enum tokend_err		err;
-	int64_t			deadline;
-	int			got_any, sendfail = 0;
 
 	if (conn == NULL || req == NULL || conv == NULL || token == NULL)
 		return TOKEND_E_ARG;
@@ -496,46 +538,81 @@ tokend_token_issue(struct tokend_conn *conn, const struct tokend_issue_req *req,
 	if (conn->fd == -1 && (err = conn_connect(conn)) != TOKEND_OK)
 		return err;
 	enc_issue(&conn->tx, &m);
-	deadline = now_ms() + conn->timeout_ms;
-	/* A failed send still leaves the refusal to read (conn_flush). */
-	if ((err = conn_flush(conn, deadline)) != TOKEND_OK) {
-		if (err != TOKEND_E_IO || conn->fd == -1)
-			return err;
-		sendfail = 1;
+	if ((err = conversation(conn, MSG_ISSUED, conv, arg, &f)) != TOKEND_OK)
+		return err;
+	if (dec_issued(f.body, f.len, &r) == -1) {
+		explicit_bzero(&r, sizeof(r));
+		conn_drop(conn);
+		return TOKEND_E_PROTOCOL;
 	}
-	for (;;) {
-		/* PAM waits for a person: each step gets its own long deadline. */
-		deadline = now_ms() + ISSUE_STEP_TIMEOUT_MS;
-		if ((err = conn_read_frame(conn, &f, deadline, &got_any)) != TOKEND_OK)
-			return err;
-		switch (f.type) {
-		case MSG_CONV:
-			err = issue_converse(conn, &f, conv, arg, deadline);
-			if (err != TOKEND_OK)
-				return err;
-			continue;
-		case MSG_ISSUED:
-			if (dec_issued(f.body, f.len, &r) == -1) {
-				explicit_bzero(&r, sizeof(r));
-				conn_drop(conn);
-				return TOKEND_E_PROTOCOL;
-			}
-			memcpy(token, r.token, TOKEND_TOKEN_SIZE);
-			if (info != NULL)
-				record_to_token(&r.rec, info);
-			explicit_bzero(&r, sizeof(r));
-			explicit_bzero(conn->rx, CONN_RXSIZE);
-			return TOKEND_OK;
-		case MSG_ERROR:
-			err = conn_error_frame(conn, &f);
-			if (sendfail)
-				conn_drop(conn);	/* the daemon closed it */
-			return err;
-		default:
-			conn_drop(conn);
-			return TOKEND_E_PROTOCOL;
-		}
+	memcpy(token, r.token, TOKEND_TOKEN_SIZE);
+	if (info != NULL)
+		record_to_token(&r.rec, info);
+	explicit_bzero(&r, sizeof(r));
+	explicit_bzero(conn->rx, CONN_RXSIZE);
+	return TOKEND_OK;
+}
+
+/* One OTP request; conv NULL when no PAM conversation may come. */
+static enum tokend_err
+otp_request(struct tokend_conn *conn, int op, const char *user,
+    tokend_conv_fn conv, void *arg, struct tokend_otp_status *status)
+{
+	struct msg_otp		m;
+	struct msg_otp_result	r;
+	struct frame		f;
+	enum tokend_err		err;
+
+	if (conn == NULL)
+		return TOKEND_E_ARG;
+	memset(&m, 0, sizeof(m));
+	m.op = (uint8_t)op;
+	if (copy_field(m.user, sizeof(m.user), user) == -1)
+		return TOKEND_E_ARG;
+	conn->message[0] = '\0';
+	if (conn->fd == -1 && (err = conn_connect(conn)) != TOKEND_OK)
+		return err;
+	enc_otp(&conn->tx, &m);
+	err = conversation(conn, MSG_OTP_RESULT, conv, arg, &f);
+	if (err == TOKEND_OK && dec_otp_result(f.body, f.len, &r) == -1) {
+		conn_drop(conn);
+		err = TOKEND_E_PROTOCOL;
 	}
+	/* The secret passed through the receive buffer. */
+	explicit_bzero(conn->rx, conn->rxstart);
+	explicit_bzero(conn->rx + conn->rxend, CONN_RXSIZE - conn->rxend);
+	if (err != TOKEND_OK)
+		return err;
+	if (status != NULL) {
+		status->enrolled = r.enrolled;
+		status->since = r.since;
+	}
+	return TOKEND_OK;
+}
+
+enum tokend_err
+tokend_otp_enroll(struct tokend_conn *conn, tokend_conv_fn conv, void *arg,
+    struct tokend_otp_status *status)
+{
+	if (conv == NULL)
+		return TOKEND_E_ARG;
+	return otp_request(conn, OTP_ENROLL, NULL, conv, arg, status);
+}
+
+enum tokend_err
+tokend_otp_status(struct tokend_conn *conn, const char *user,
+    struct tokend_otp_status *status)
+{
+	return otp_request(conn, OTP_STATUS, user, NULL, NULL, status);
+}
+
+enum tokend_err
+tokend_otp_remove(struct tokend_conn *conn, const char *user,
+    tokend_conv_fn conv, void *arg, struct tokend_otp_status *status)
+{
+	if (user == NULL && conv == NULL)
+		return TOKEND_E_ARG;
+	return otp_request(conn, OTP_REMOVE, user, conv, arg, status);
 }
 
 struct list_acc {

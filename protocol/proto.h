@@ -48,6 +48,7 @@ enum msgtype {
 	MSG_RENAME		= 0x09,
 	MSG_UNLOCK		= 0x0a,
 	MSG_ROTATE		= 0x0b,
+	MSG_OTP			= 0x0c,
 
 	MSG_ERROR		= 0x80,
 	MSG_CONV		= 0x81,
@@ -59,6 +60,7 @@ enum msgtype {
 	MSG_STATUS_RESULT	= 0x87,
 	MSG_RENAMED		= 0x88,
 	MSG_UNLOCKED		= 0x89,
+	MSG_OTP_RESULT		= 0x8a,
 };
 
 /* Error codes carried by MSG_ERROR; libtokend's enum uses the same numbers. */
@@ -90,6 +92,19 @@ enum conv_style {
 	CONV_ECHO_ON	= 2,
 	CONV_ERROR	= 3,
 	CONV_INFO	= 4,
+	/*
+	 * Not a PAM style: a secret for the user alone (the otpauth:// URI of
+	 * an OTP enrolment), shown once, never logged.  Only tokend's own
+	 * enrolment helper sends it.
+	 */
+	CONV_SECRET	= 5,
+};
+
+/* What an OTP request asks. */
+enum otp_op {
+	OTP_ENROLL	= 1,	/* make a new secret (a PAM conversation) */
+	OTP_STATUS	= 2,	/* is the user enrolled? */
+	OTP_REMOVE	= 3,	/* remove the enrolment (PAM, or an admin for another user) */
 };
 
 #define LIST_F_ALL	0x01
@@ -153,6 +168,16 @@ struct msg_unlock {
 
 struct msg_unlocked {
 	uint8_t		was_limited;	/* 1: the user was being refused */
+};
+
+struct msg_otp {
+	uint8_t		op;				/* enum otp_op */
+	char		user[TOKEND_USER_MAX + 1];	/* "" = the caller */
+};
+
+struct msg_otp_result {
+	uint8_t		enrolled;	/* 1: the user has a secret now */
+	int64_t		since;		/* when it was written, 0 when not enrolled */
 };
 
 struct msg_revoke_all {
@@ -306,6 +331,8 @@ void	 enc_renamed(struct wbuf *);
 void	 enc_unlock(struct wbuf *, const struct msg_unlock *);
 void	 enc_rotate(struct wbuf *, const struct msg_rotate *);
 void	 enc_unlocked(struct wbuf *, const struct msg_unlocked *);
+void	 enc_otp(struct wbuf *, const struct msg_otp *);
+void	 enc_otp_result(struct wbuf *, const struct msg_otp_result *);
 void	 enc_error(struct wbuf *, uint16_t code, const char *message);
 void	 enc_conv(struct wbuf *, const struct msg_conv *);
 void	 enc_issued(struct wbuf *, const struct msg_issued *);
@@ -331,6 +358,8 @@ int	 dec_renamed(const uint8_t *, size_t);
 int	 dec_unlock(const uint8_t *, size_t, struct msg_unlock *);
 int	 dec_rotate(const uint8_t *, size_t, struct msg_rotate *);
 int	 dec_unlocked(const uint8_t *, size_t, struct msg_unlocked *);
+int	 dec_otp(const uint8_t *, size_t, struct msg_otp *);
+int	 dec_otp_result(const uint8_t *, size_t, struct msg_otp_result *);
 int	 dec_error(const uint8_t *, size_t, struct msg_error *);
 int	 dec_conv(const uint8_t *, size_t, struct msg_conv *);
 int	 dec_issued(const uint8_t *, size_t, struct msg_issued *);

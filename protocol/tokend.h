@@ -111,6 +111,12 @@ enum tokend_prompt_style {
 	TOKEND_PROMPT_ECHO_ON	= 2,
 	TOKEND_PROMPT_ERROR	= 3,
 	TOKEND_PROMPT_INFO	= 4,
+	/*
+	 * Only in tokend_otp_enroll(): the new secret as an otpauth:// URI,
+	 * for the user's eyes (and authenticator app) alone: show it once,
+	 * never log it, no answer.
+	 */
+	TOKEND_PROMPT_SECRET	= 5,
 };
 
 struct tokend_prompt {
@@ -185,6 +191,36 @@ enum tokend_err	 tokend_token_rotate(struct tokend_conn *conn,
  */
 enum tokend_err	 tokend_user_unlock(struct tokend_conn *conn, const char *user,
 		     int *was_limited);
+
+/* Whether a user has a one-time-code secret (tokend_otp_*). */
+struct tokend_otp_status {
+	int		 enrolled;	/* 1: USER.oath exists in otp_dir */
+	int64_t		 since;		/* when it was last written; 0 if not enrolled */
+};
+
+/*
+ * Enrol the caller for one-time codes (tokend.conf: otp_enroll = yes).
+ * The daemon runs PAM (service tokend-enroll, password only; the full
+ * tokend stack when the caller is already enrolled), then sends the new
+ * secret as a TOKEND_PROMPT_SECRET message followed by a prompt for a
+ * code from it; only a code that matches saves the secret.  *status (may
+ * be NULL) says what is enrolled afterwards.
+ */
+enum tokend_err	 tokend_otp_enroll(struct tokend_conn *conn,
+		     tokend_conv_fn conv, void *arg,
+		     struct tokend_otp_status *status);
+/* Is user (NULL: the caller; others: admins) enrolled? */
+enum tokend_err	 tokend_otp_status(struct tokend_conn *conn, const char *user,
+		     struct tokend_otp_status *status);
+/*
+ * Remove an enrolment.  user NULL: the caller's own, after PAM with the
+ * full tokend stack (password and a current code) through conv.  Another
+ * user's: admins only, no PAM (conv may be NULL).  TOKEND_E_NOT_FOUND
+ * when there was none.
+ */
+enum tokend_err	 tokend_otp_remove(struct tokend_conn *conn, const char *user,
+		     tokend_conv_fn conv, void *arg,
+		     struct tokend_otp_status *status);
 
 /* Revoke every refresh token of user (NULL: the caller); *count may be NULL. */
 enum tokend_err	 tokend_token_revoke_all(struct tokend_conn *conn,

@@ -27,6 +27,7 @@ static const struct {
 	{ MSG_RENAME,		"RENAME",	2 + 2,		2 + TOKEND_ID_LEN + 2 + TOKEND_NAME_MAX },
 	{ MSG_UNLOCK,		"UNLOCK",	2,		2 + TOKEND_USER_MAX },
 	{ MSG_ROTATE,		"ROTATE",	2 + 4,		2 + TOKEND_TOKEN_MAX + 4 },
+	{ MSG_OTP,		"OTP",		1 + 2,		1 + 2 + TOKEND_USER_MAX },
 	/* responses */
 	{ MSG_ERROR,		"ERROR",	2 + 2,		2 + 2 + TOKEND_ERRMSG_MAX },
 	{ MSG_CONV,		"CONV",		1,		TOKEND_FRAME_MAX },
@@ -38,6 +39,7 @@ static const struct {
 	{ MSG_STATUS_RESULT,	"STATUS_RESULT", 2 + 1 + 1,	TOKEND_FRAME_MAX },
 	{ MSG_RENAMED,		"RENAMED",	0,		0 },
 	{ MSG_UNLOCKED,		"UNLOCKED",	1,		1 },
+	{ MSG_OTP_RESULT,	"OTP_RESULT",	1 + 8,		1 + 8 },
 };
 
 static int
@@ -685,6 +687,52 @@ dec_unlocked(const uint8_t *p, size_t n, struct msg_unlocked *m)
 }
 
 void
+enc_otp(struct wbuf *w, const struct msg_otp *m)
+{
+	size_t	off = frame_begin(w, MSG_OTP);
+
+	put_u8(w, m->op);
+	put_str(w, m->user);
+	frame_end(w, off);
+}
+
+int
+dec_otp(const uint8_t *p, size_t n, struct msg_otp *m)
+{
+	struct rbuf	r;
+
+	rbuf_init(&r, p, n);
+	m->op = rbuf_u8(&r);
+	if (m->op < OTP_ENROLL || m->op > OTP_REMOVE)
+		return -1;
+	rbuf_str(&r, m->user, sizeof(m->user));
+	return rbuf_done(&r);
+}
+
+void
+enc_otp_result(struct wbuf *w, const struct msg_otp_result *m)
+{
+	size_t	off = frame_begin(w, MSG_OTP_RESULT);
+
+	put_u8(w, m->enrolled);
+	put_u64(w, (uint64_t)m->since);
+	frame_end(w, off);
+}
+
+int
+dec_otp_result(const uint8_t *p, size_t n, struct msg_otp_result *m)
+{
+	struct rbuf	r;
+
+	rbuf_init(&r, p, n);
+	m->enrolled = rbuf_u8(&r);
+	m->since = (int64_t)rbuf_u64(&r);
+	if (m->enrolled > 1 || (!m->enrolled && m->since != 0))
+		return -1;
+	return rbuf_done(&r);
+}
+
+void
 enc_revoke_all(struct wbuf *w, const struct msg_revoke_all *m)
 {
 	size_t	off = frame_begin(w, MSG_REVOKE_ALL);
@@ -811,7 +859,7 @@ dec_conv(const uint8_t *p, size_t n, struct msg_conv *m)
 		return -1;
 	for (i = 0; i < m->n; i++) {
 		m->style[i] = rbuf_u8(&r);
-		if (m->style[i] < CONV_ECHO_OFF || m->style[i] > CONV_INFO)
+		if (m->style[i] < CONV_ECHO_OFF || m->style[i] > CONV_SECRET)
 			return -1;
 		rbuf_str(&r, m->text[i], sizeof(m->text[i]));
 	}

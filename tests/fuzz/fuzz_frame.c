@@ -30,6 +30,7 @@ union request {
 	struct msg_rename	rename;
 	struct msg_unlock	unlock;
 	struct msg_rotate	rotate;
+	struct msg_otp		otp;
 	struct msg_exchange	exchange;
 	struct msg_verify	verify;
 };
@@ -114,6 +115,14 @@ decode_encode(uint8_t type, const uint8_t *body, size_t len, struct wbuf *w)
 			return -1;
 		check_str(m.unlock.user, sizeof(m.unlock.user), "user");
 		enc_unlock(w, &m.unlock);
+		break;
+	case MSG_OTP:
+		if (dec_otp(body, len, &m.otp) == -1)
+			return -1;
+		if (m.otp.op < OTP_ENROLL || m.otp.op > OTP_REMOVE)
+			abort();
+		check_str(m.otp.user, sizeof(m.otp.user), "user");
+		enc_otp(w, &m.otp);
 		break;
 	case MSG_REVOKE_ALL:
 		if (dec_revoke_all(body, len, &m.revoke_all) == -1)

@@ -64,6 +64,13 @@ check(const struct mon_msg *m, const uint8_t *body, size_t len)
 	case MON_PAM_START:
 		check_user(m->user, sizeof(m->user), 0, "PAM_START user");
 		check_user(m->ruser, sizeof(m->ruser), 1, "PAM_START ruser");
+		if (m->flag > MON_PAM_MODE_REMOVE)
+			abort();
+		break;
+	case MON_OTP_ASK:
+		check_user(m->user, sizeof(m->user), 0, "OTP_ASK user");
+		if (m->flag != OTP_STATUS && m->flag != OTP_REMOVE)
+			abort();
 		break;
 	case MON_PAM_REPLY:
 		/* The reply is the rest of the body, in place. */

@@ -26,6 +26,7 @@ union response {
 	struct msg_issued		issued;
 	struct list_acc			list;
 	struct msg_revoked		revoked;
+	struct msg_otp_result		otp_result;
 	struct msg_unlocked		unlocked;
 	struct msg_exchanged		exchanged;
 	struct msg_verify_result	verify_result;
@@ -134,6 +135,14 @@ decode_encode(uint8_t type, const uint8_t *body, size_t len, struct wbuf *w)
 		if (m->unlocked.was_limited > 1)
 			abort();
 		enc_unlocked(w, &m->unlocked);
+		break;
+	case MSG_OTP_RESULT:
+		if (dec_otp_result(body, len, &m->otp_result) == -1)
+			goto done;
+		if (m->otp_result.enrolled > 1 ||
+		    (!m->otp_result.enrolled && m->otp_result.since != 0))
+			abort();
+		enc_otp_result(w, &m->otp_result);
 		break;
 	case MSG_EXCHANGED:
 		if (dec_exchanged(body, len, &m->exchanged) == -1)

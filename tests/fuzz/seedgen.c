@@ -158,6 +158,7 @@ gen_requests(const char *refresh, const char *access)
 	struct msg_rename	rn;
 	struct msg_unlock	ul;
 	struct msg_rotate	ro;
+	struct msg_otp		otp;
 	struct msg_revoke_all	ra;
 	struct msg_exchange	ex;
 	struct msg_verify	ve;
@@ -244,6 +245,15 @@ gen_requests(const char *refresh, const char *access)
 	enc_rotate(&w, &ro);
 	put_wbuf("fuzz_frame", "rotate", &w);
 
+	memset(&otp, 0, sizeof(otp));
+	otp.op = OTP_ENROLL;
+	enc_otp(&w, &otp);
+	put_wbuf("fuzz_frame", "otp-enroll", &w);
+	otp.op = OTP_REMOVE;
+	SET(otp.user, "bob");
+	enc_otp(&w, &otp);
+	put_wbuf("fuzz_frame", "otp-remove-user", &w);
+
 	memset(&ra, 0, sizeof(ra));
 	enc_revoke_all(&w, &ra);
 	put_wbuf("fuzz_frame", "revoke_all-self", &w);
@@ -315,6 +325,7 @@ gen_responses(const char *refresh, const char *access)
 	struct msg_verify_result	 vr;
 	struct msg_status_result	*st;
 	struct msg_unlocked		 ud;
+	struct msg_otp_result		 otr;
 	char				 msg[TOKEND_ERRMSG_MAX + 1];
 	int				 i;
 	static const uint8_t		 conv_style0[] = { 'T', 'K', 1, 0x81, 0, 0, 0, 4,
@@ -382,6 +393,11 @@ gen_responses(const char *refresh, const char *access)
 	ud.was_limited = 1;
 	enc_unlocked(&w, &ud);
 	put_wbuf("fuzz_response", "unlocked", &w);
+
+	otr.enrolled = 1;
+	otr.since = 1798761600;
+	enc_otp_result(&w, &otr);
+	put_wbuf("fuzz_response", "otp-result", &w);
 
 	SET(exd.token, access);
 	exd.expires_in = 300;
@@ -586,6 +602,21 @@ gen_monitor(void)
 	m.ruser[0] = '\0';
 	mon_encode(&w, &m);
 	put_wbuf("fuzz_monitor", "pam-start-long", &w);
+	SET(m.user, "alice");
+	m.flag = MON_PAM_MODE_ENROLL;
+	mon_encode(&w, &m);
+	put_wbuf("fuzz_monitor", "pam-start-enroll", &w);
+
+	memset(&m, 0, sizeof(m));
+	m.type = MON_OTP_ASK;
+	m.id = 9;
+	m.flag = OTP_STATUS;
+	SET(m.user, "alice");
+	mon_encode(&w, &m);
+	put_wbuf("fuzz_monitor", "otp-status", &w);
+	m.flag = OTP_REMOVE;
+	mon_encode(&w, &m);
+	put_wbuf("fuzz_monitor", "otp-remove", &w);
 
 	/* The reply's body is a CONV_REPLY frame's, without its header. */
 	memset(&reply, 0, sizeof(reply));

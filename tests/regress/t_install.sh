@@ -86,10 +86,11 @@ mode_is "tmpfiles.d/tokend.conf, 0644" "$ROOT$TMPFILESDIR/tokend.conf" 644
 mode_is "bash completion, 0644" "$ROOT$BASHCOMPDIR/tokenctl" 644
 mode_is "tokend.conf, 0644" "$ROOT$CONFDIR/tokend.conf" 644
 mode_is "pam.d/tokend, 0644" "$ROOT$PAMCONFDIR/tokend" 644
+mode_is "pam.d/tokend-enroll, 0644" "$ROOT$PAMCONFDIR/tokend-enroll" 644
 mode_is "oath folder, 0700" "$ROOT$CONFDIR/oath" 700
 
 n=$(find "$ROOT" ! -type d | wc -l)
-expect_eq "nothing else installed (files + links)" 21 "$n"
+expect_eq "nothing else installed (files + links)" 22 "$n"
 ww=$(find "$ROOT" ! -type l -perm /022 -printf '%p %m\n')
 expect_eq "nothing group- or world-writable" "" "$ww"
 
@@ -114,6 +115,9 @@ expect_eq "pam.d/tokend: common-auth then common-account" \
 @include common-account" "$pamsvc"
 expect_match "pam.d/tokend: commented pam_oath line, one file per user" \
     '^#auth.*pam_oath\.so usersfile=/etc/tokend/oath/\$\{USER\}\.oath' "$(cat "$ROOT$PAMCONFDIR/tokend")"
+expect_eq "pam.d/tokend-enroll: the password alone (common-auth, common-account)" \
+    "@include common-auth
+@include common-account" "$(grep -v '^[[:space:]]*\(#\|$\)' "$ROOT$PAMCONFDIR/tokend-enroll")"
 
 if command -v readelf >/dev/null; then
 	expect_match "libtokend SONAME is libtokend.so.0" '\(SONAME\).*\[libtokend\.so\.0\]' \
@@ -257,7 +261,7 @@ completion() { # completion WORD...: what tokenctl's completion offers
 	bash -c '. "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _tokenctl
 	    echo "${COMPREPLY[*]}"' - "$ROOT$BASHCOMPDIR/tokenctl" tokenctl "$@"
 }
-expect_eq "completion: commands" "issue list show rename delete exchange rotate verify status unlock" "$(completion "")"
+expect_eq "completion: commands" "issue list show rename delete exchange rotate verify status unlock otp" "$(completion "")"
 expect_eq "completion: de -> delete" "delete" "$(completion de)"
 expect_eq "completion: global options" "--socket --json --help --version" "$(completion --)"
 expect_eq "completion: delete options" "--all --user --yes --json --help" \

@@ -193,9 +193,14 @@ if is_root; then
 	expect_rc "a KEY written on the engine's end" 0
 	stopped_cleanly "a KEY from the engine" 'the engine sent a message \(.*\); stopping'
 	# PAM_START for a user with an empty name.
-	run "$PYTHON" "$CHANWRITE" to-monitor "$ENGINE_PID" 544b01d30000000c000000070000000000000000
+	run "$PYTHON" "$CHANWRITE" to-monitor "$ENGINE_PID" 544b01d30000000d00000007000000000000000000
 	expect_rc "a malformed PAM_START written on the engine's end" 0
 	stopped_cleanly "a malformed PAM_START" 'the engine sent PAM_START \(malformed\); stopping'
+	# OTP_ASK (0xd9) for the user "../x": the monitor never builds a path
+	# under otp_dir from a name with a slash in it.
+	run "$PYTHON" "$CHANWRITE" to-monitor "$ENGINE_PID" 544b01d90000000b000000010200042e2e2f78
+	expect_rc "an OTP_ASK for ../x written on the engine's end" 0
+	stopped_cleanly "an OTP_ASK for ../x" 'the engine sent OTP_ASK \(malformed\); stopping'
 	# PAM_REPLY whose answers are no CONV_REPLY (none at all): the monitor
 	# checks them before a PAM helper sees them.
 	run "$PYTHON" "$CHANWRITE" to-monitor "$ENGINE_PID" 544b01d4000000050000000100

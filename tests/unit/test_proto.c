@@ -49,6 +49,8 @@ union msg {
 	struct msg_unlock		unlock;
 	struct msg_rotate		rotate;
 	struct msg_unlocked		unlocked;
+	struct msg_otp			otp;
+	struct msg_otp_result		otp_result;
 	struct msg_exchange		exchange;
 	struct msg_verify		verify;
 	struct msg_error		error;
@@ -66,7 +68,7 @@ static const int all_types[] = {
 	MSG_EXCHANGE, MSG_VERIFY, MSG_STATUS, MSG_ERROR, MSG_CONV, MSG_ISSUED,
 	MSG_LIST_RESULT, MSG_REVOKED, MSG_EXCHANGED, MSG_VERIFY_RESULT,
 	MSG_STATUS_RESULT, MSG_RENAME, MSG_RENAMED, MSG_UNLOCK, MSG_UNLOCKED,
-	MSG_ROTATE,
+	MSG_ROTATE, MSG_OTP, MSG_OTP_RESULT,
 };
 #define NTYPES	(sizeof(all_types) / sizeof(all_types[0]))
 
@@ -89,6 +91,8 @@ encode(int type, const union msg *m, struct wbuf *w)
 	case MSG_UNLOCK:	enc_unlock(w, &m->unlock); break;
 	case MSG_ROTATE:	enc_rotate(w, &m->rotate); break;
 	case MSG_UNLOCKED:	enc_unlocked(w, &m->unlocked); break;
+	case MSG_OTP:		enc_otp(w, &m->otp); break;
+	case MSG_OTP_RESULT:	enc_otp_result(w, &m->otp_result); break;
 	case MSG_ERROR:
 		enc_error(w, m->error.code, m->error.message);
 		break;
@@ -136,6 +140,8 @@ decode(int type, const uint8_t *p, size_t n, union msg *m)
 	case MSG_UNLOCK:	return dec_unlock(p, n, &m->unlock);
 	case MSG_ROTATE:	return dec_rotate(p, n, &m->rotate);
 	case MSG_UNLOCKED:	return dec_unlocked(p, n, &m->unlocked);
+	case MSG_OTP:		return dec_otp(p, n, &m->otp);
+	case MSG_OTP_RESULT:	return dec_otp_result(p, n, &m->otp_result);
 	case MSG_ERROR:		return dec_error(p, n, &m->error);
 	case MSG_CONV:		return dec_conv(p, n, &m->conv);
 	case MSG_ISSUED:	return dec_issued(p, n, &m->issued);
@@ -223,6 +229,12 @@ msg_eq(int type, const union msg *a, const union msg *b)
 		    a->rotate.overlap == b->rotate.overlap;
 	case MSG_UNLOCKED:
 		return a->unlocked.was_limited == b->unlocked.was_limited;
+	case MSG_OTP:
+		return a->otp.op == b->otp.op &&
+		    strcmp(a->otp.user, b->otp.user) == 0;
+	case MSG_OTP_RESULT:
+		return a->otp_result.enrolled == b->otp_result.enrolled &&
+		    a->otp_result.since == b->otp_result.since;
 	case MSG_ERROR:
 		return a->error.code == b->error.code &&
 		    strcmp(a->error.message, b->error.message) == 0;
@@ -445,6 +457,36 @@ k_unlocked(union msg *m)
 }
 
 static void
+k_otp_enroll(union msg *m)
+{
+	m->otp.op = OTP_ENROLL;
+}
+
+static void
+k_otp_remove_user(union msg *m)
+{
+	m->otp.op = OTP_REMOVE;
+	SET(m->otp.user, "bob");
+}
+
+static void
+k_otp_result(union msg *m)
+{
+	m->otp_result.enrolled = 1;
+	m->otp_result.since = 1798761600;	/* 2027-01-01T00:00:00Z */
+}
+
+static void
+k_conv_secret(union msg *m)
+{
+	m->conv.n = 2;
+	m->conv.style[0] = CONV_SECRET;
+	SET(m->conv.text[0], "otpauth://totp/tokend:bob%40h?secret=GEZDGNBV");
+	m->conv.style[1] = CONV_ECHO_ON;
+	SET(m->conv.text[1], "Code: ");
+}
+
+static void
 k_rename(union msg *m)
 {
 	SET(m->rename.id, T_RID);
@@ -584,6 +626,10 @@ static const struct known {
 	{ "unlock",			MSG_UNLOCK,		k_unlock },
 	{ "unlocked",			MSG_UNLOCKED,		k_unlocked },
 	{ "rotate",			MSG_ROTATE,		k_rotate },
+	{ "otp_enroll",			MSG_OTP,		k_otp_enroll },
+	{ "otp_remove_user",		MSG_OTP,		k_otp_remove_user },
+	{ "otp_result",			MSG_OTP_RESULT,		k_otp_result },
+	{ "conv_secret",		MSG_CONV,		k_conv_secret },
 	{ "error",			MSG_ERROR,		k_error },
 	{ "error_violation",		MSG_ERROR,		k_error_violation },
 	{ "conv",			MSG_CONV,		k_conv },
@@ -1016,15 +1062,15 @@ test_header(void)
 		CHECK((frame_hdr_decode(b, &hdr) == 0) == (t == 1),
 		    "only version 1 is accepted");
 	}
-	/* Exactly the eleven request types are requests. */
+	/* Exactly the twelve request types are requests. */
 	nreq = 0;
 	for (t = 0; t < 256; t++)
 		if (msgtype_is_request(t))
 			nreq++;
-	CHECK(nreq == 11, "eleven request types");
-	for (t = MSG_ISSUE; t <= MSG_ROTATE; t++)
+	CHECK(nreq == 12, "twelve request types");
+	for (t = MSG_ISSUE; t <= MSG_OTP; t++)
 		CHECK(msgtype_is_request(t), msgtype_name(t));
-	for (t = MSG_ERROR; t <= MSG_UNLOCKED; t++) {
+	for (t = MSG_ERROR; t <= MSG_OTP_RESULT; t++) {
 		CHECK(!msgtype_is_request(t), msgtype_name(t));
 		CHECK(strcmp(msgtype_name(t), "UNKNOWN") != 0, "response has a name");
 	}
@@ -1032,9 +1078,9 @@ test_header(void)
 	CHECK(strcmp(msgtype_name(MSG_STATUS_RESULT), "STATUS_RESULT") == 0,
 	    "STATUS_RESULT name");
 	CHECK(strcmp(msgtype_name(0), "UNKNOWN") == 0, "type 0 unknown");
-	CHECK(strcmp(msgtype_name(0x0c), "UNKNOWN") == 0, "type 0x0c unknown");
-	CHECK(strcmp(msgtype_name(0x8a), "UNKNOWN") == 0, "type 0x8a unknown");
-	CHECK(!msg_len_ok(0x0c, 0) && !msg_len_ok(0xff, 4), "unknown types have no length");
+	CHECK(strcmp(msgtype_name(0x0d), "UNKNOWN") == 0, "type 0x0d unknown");
+	CHECK(strcmp(msgtype_name(0x8b), "UNKNOWN") == 0, "type 0x8b unknown");
+	CHECK(!msg_len_ok(0x0d, 0) && !msg_len_ok(0xff, 4), "unknown types have no length");
 	for (t = PERR_MALFORMED; t <= PERR_SHUTDOWN; t++)
 		CHECK(strcmp(proto_err_name(t), "unknown error") != 0,
 		    "every error code has a name");
@@ -1062,6 +1108,7 @@ test_lengths(void)
 		{ MSG_RENAME,		4,	79 },
 		{ MSG_UNLOCK,		2,	258 },
 		{ MSG_ROTATE,		6,	134 },
+		{ MSG_OTP,		3,	259 },
 	};
 	size_t	i;
 
@@ -1172,6 +1219,14 @@ max_fill(int type, union msg *m)
 	case MSG_UNLOCKED:
 		m->unlocked.was_limited = 1;
 		break;
+	case MSG_OTP:
+		m->otp.op = OTP_REMOVE;
+		fill_str(m->otp.user, TOKEND_USER_MAX, 12);
+		break;
+	case MSG_OTP_RESULT:
+		m->otp_result.enrolled = 1;
+		m->otp_result.since = INT64_MAX;
+		break;
 	case MSG_ERROR:
 		m->error.code = UINT16_MAX;
 		fill_str(m->error.message, TOKEND_ERRMSG_MAX, 11);
@@ -1179,7 +1234,7 @@ max_fill(int type, union msg *m)
 	case MSG_CONV:
 		m->conv.n = TOKEND_CONV_MAX;
 		for (i = 0; i < TOKEND_CONV_MAX; i++) {
-			m->conv.style[i] = (uint8_t)(CONV_ECHO_OFF + i % 4);
+			m->conv.style[i] = (uint8_t)(CONV_ECHO_OFF + i % 5);
 			fill_str(m->conv.text[i], TOKEND_CONV_TEXT_MAX, (unsigned)i);
 		}
 		break;
