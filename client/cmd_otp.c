@@ -119,7 +119,7 @@ cmd_otp_json(const char *user, const struct tokend_otp_status *st)
 	if ((o = json_object_new_object()) != NULL &&
 	    output_json_string(o, "user", user) == 0 &&
 	    output_json_bool(o, "enrolled", st->enrolled) == 0 &&
-	    output_json_time(o, "since", st->since, 1) == 0 &&
+	    output_json_time(o, "updated", st->since, 1) == 0 &&
 	    output_json_print(o) == 0)
 		rc = 0;
 	json_object_put(o);
@@ -172,8 +172,8 @@ cmd_otp_status(struct tokenctl_opts *opts, struct tokend_conn *conn,
 		return cmd_otp_json(who, &st);
 	if (st.enrolled) {
 		output_time_rfc3339(st.since, since, sizeof(since));
-		printf("%s is enrolled for one-time codes (since %s).\n", who,
-		    since);
+		printf("%s is enrolled for one-time codes (secret file last "
+		    "written %s).\n", who, since);
 	} else
 		printf("%s is not enrolled for one-time codes.\n", who);
 	return TOKENCTL_EXIT_OK;

@@ -315,6 +315,7 @@ tokenctl_exit_status(enum tokend_err err)
 	case TOKEND_E_MALFORMED:
 	case TOKEND_E_INTERNAL:
 	case TOKEND_E_SHUTDOWN:
+	case TOKEND_E_UNAVAILABLE:
 	case TOKEND_E_CONNECT:
 	case TOKEND_E_IO:
 	case TOKEND_E_PROTOCOL:

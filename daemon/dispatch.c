@@ -1559,7 +1559,7 @@ handle_status(struct conn *c, const uint8_t *body, size_t len)
 			snprintf(key, sizeof(key), "requests_%s", msgtype_name(t));
 			status_add(m, key, s->requests[t]);
 		}
-		for (t = PERR_MALFORMED; t <= PERR_SHUTDOWN; t++) {
+		for (t = PERR_MALFORMED; t <= PERR_UNAVAILABLE; t++) {
 			snprintf(key, sizeof(key), "errors_%s", proto_err_key(t));
 			status_add(m, key, s->errors[t]);
 		}

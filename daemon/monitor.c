@@ -774,7 +774,8 @@ monitor_pam_cb(evutil_socket_t fd, short events, void *arg)
 		monitor_pam_result(p->id, MON_PAM_ENDED, 0, "");
 	} else
 		monitor_pam_result(p->id, ok == 1 ? MON_PAM_OK : ok == 2 ?
-		    MON_PAM_REFUSED : MON_PAM_FAILED, uid, why);
+		    MON_PAM_REFUSED : ok == 3 ? MON_PAM_AFTER : MON_PAM_FAILED,
+		    ok == 3 || ok == 1 ? uid : 0, why);
 	monitor_pam_free(p);
 }
 

@@ -91,6 +91,8 @@
 #define MON_PAM_ENDED		2	/* the helper ended without an answer */
 #define MON_PAM_NOSTART		3	/* no helper could be started */
 #define MON_PAM_REFUSED		4	/* refused before PAM ran (why): not enrolled */
+#define MON_PAM_AFTER		5	/* PAM said yes, the enrolment then failed:
+					   uid holds the PERR_* code, why says why */
 
 /* MON_PAM_START's mode: what the helper does once PAM said yes. */
 #define MON_PAM_MODE_ISSUE	0	/* nothing more: the engine makes a token */

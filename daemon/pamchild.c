@@ -149,8 +149,9 @@ done:
 }
 
 /*
- * The result: ok (1: yes; 0: no; 2: refused before PAM ran), the uid the
- * user name has now, and why when not ok.
+ * The result: ok (1: yes; 0: no; 2: refused before PAM ran; 3: PAM said
+ * yes but what came after failed, uid then holding the PERR_* code for
+ * the client), the uid the user name has now, and why when not ok.
  */
 static void
 child_result(int ok, uint32_t uid, const char *message)
@@ -168,14 +169,14 @@ child_result(int ok, uint32_t uid, const char *message)
 	wbuf_free(&w);
 }
 
-/* A failure with errno's text, for the daemon's log. */
+/* A failure with errno's text (ok 3: after PAM, a store error). */
 static void
 child_result_errno(int ok, const char *what, const char *path)
 {
 	char	why[TOKEND_ERRMSG_MAX + 1];
 
 	snprintf(why, sizeof(why), "%s %s: %s", what, path, strerror(errno));
-	child_result(ok, 0, why);
+	child_result(ok, ok == 3 ? PERR_STORE : 0, why);
 }
 
 /*
@@ -340,16 +341,17 @@ child_enroll(const char *otp_dir, const char *user, uint32_t uid, int replace)
 	explicit_bzero(b32, sizeof(b32));
 	if (!ok) {
 		explicit_bzero(key, sizeof(key));
-		child_result(0, 0, "no matching code; nothing was saved");
+		child_result(3, PERR_AUTH, "no code matched the new secret; "
+		    "nothing was saved");
 		_exit(0);
 	}
 	if (otp_write(otp_dir, user, key, sizeof(key), replace) == -1) {
 		explicit_bzero(key, sizeof(key));
 		if (errno == EEXIST)
-			child_result(0, 0, "another enrolment was saved "
-			    "meanwhile; nothing was saved");
+			child_result(3, PERR_EXISTS, "another enrolment was "
+			    "saved meanwhile; nothing was saved");
 		else
-			child_result_errno(0, "cannot save the secret in",
+			child_result_errno(3, "cannot save the secret in",
 			    otp_dir);
 		_exit(1);
 	}
@@ -392,6 +394,11 @@ child_main(const char *service, const char *confdir, const char *user,
 		child_result(2, 0, "not enrolled for one-time codes");
 		_exit(0);
 	}
+	/* Where the secret would go must be fit for it before PAM runs. */
+	if (mode == MON_PAM_MODE_ENROLL && otp_mkdir(otp_dir) == -1) {
+		child_result_errno(3, "cannot keep secrets in", otp_dir);
+		_exit(1);
+	}
 	if (mode == MON_PAM_MODE_ENROLL && !enrolled)
 		service = enroll_service;
 	if (!child_pam(service, confdir, user, ruser, &uid))
@@ -401,7 +408,7 @@ child_main(const char *service, const char *confdir, const char *user,
 		child_enroll(otp_dir, user, uid, enrolled);
 	case MON_PAM_MODE_REMOVE:
 		if (otp_remove(otp_dir, user) == -1) {
-			child_result_errno(0, "cannot remove the enrolment "
+			child_result_errno(3, "cannot remove the enrolment "
 			    "in", otp_dir);
 			_exit(1);
 		}

@@ -440,6 +440,7 @@ job_conv(struct pamjob *j, const uint8_t *body, size_t len)
 		return;
 	}
 	if (dec_conv(body, len, m) == -1) {
+		explicit_bzero(m, sizeof(*m));
 		free(m);
 		conn_error(j->c, PERR_INTERNAL, "bad message from the "
 		    "authentication helper");
@@ -450,6 +451,7 @@ job_conv(struct pamjob *j, const uint8_t *body, size_t len)
 		if (m->style[i] == CONV_SECRET && j->mode != MON_PAM_MODE_ENROLL)
 			break;
 	if (i < m->n) {
+		explicit_bzero(m, sizeof(*m));
 		free(m);
 		conn_error(j->c, PERR_INTERNAL, "bad message from the "
 		    "authentication helper");
@@ -515,6 +517,18 @@ pamhelper_message(int type, const uint8_t *body, size_t len)
 		td->stats.pam_failures++;
 		conn_error(j->c, PERR_AUTH, "authentication failed: the PAM "
 		    "stack ended without an answer");
+		job_end(j);
+		return;
+	case MON_PAM_AFTER:
+		/*
+		 * The user proved who they are; a code typed wrong three
+		 * times or a full disk is no guess at a password.
+		 */
+		ratelimit_refund(RL_AUTH, j->uid);
+		log_notice("%s for %s (caller uid %u) failed: %s", job_what(j),
+		    j->issue->user, (unsigned)j->caller, why);
+		conn_error(j->c, uid >= PERR_MALFORMED && uid <= PERR_UNAVAILABLE ?
+		    (int)uid : PERR_INTERNAL, "%s", why);
 		job_end(j);
 		return;
 	case MON_PAM_REFUSED:

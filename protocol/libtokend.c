@@ -65,6 +65,7 @@ tokend_strerror(enum tokend_err err)
 	case TOKEND_E_INTERNAL:		return "internal daemon error";
 	case TOKEND_E_RATE_LIMITED:	return "too many failures, try again later";
 	case TOKEND_E_SHUTDOWN:		return "daemon is shutting down";
+	case TOKEND_E_UNAVAILABLE:	return "token database unavailable";
 	case TOKEND_E_CONNECT:		return "cannot connect to tokend";
 	case TOKEND_E_IO:		return "connection to tokend failed";
 	case TOKEND_E_PROTOCOL:		return "protocol error";
@@ -298,7 +299,7 @@ conn_error_frame(struct tokend_conn *conn, const struct frame *f)
 	struct msg_error	m;
 
 	if (dec_error(f->body, f->len, &m) == -1 || m.code == 0 ||
-	    m.code > PERR_SHUTDOWN)
+	    m.code > PERR_UNAVAILABLE)
 		return TOKEND_E_PROTOCOL;
 	memcpy(conn->message, m.message, sizeof(conn->message));
 	return (enum tokend_err)m.code;
@@ -412,7 +413,7 @@ copy_scopes(char dst[][TOKEND_SCOPE_MAX + 1], uint8_t *n,
 /* Run one CONV frame through the callback and send the CONV_REPLY. */
 static enum tokend_err
 issue_converse(struct tokend_conn *conn, const struct frame *f,
-    tokend_conv_fn conv, void *arg, int64_t deadline)
+    tokend_conv_fn conv, void *arg, int64_t deadline, int secret_ok)
 {
 	struct msg_conv		 m;
 	struct msg_conv_reply	*reply = NULL;
@@ -425,6 +426,12 @@ issue_converse(struct tokend_conn *conn, const struct frame *f,
 		conn_drop(conn);
 		return TOKEND_E_PROTOCOL;
 	}
+	for (i = 0; i < m.n; i++)
+		if (m.style[i] == CONV_SECRET && !secret_ok) {
+			explicit_bzero(&m, sizeof(m));
+			conn_drop(conn);
+			return TOKEND_E_PROTOCOL;
+		}
 	for (i = 0; i < m.n; i++) {
 		prompts[i].style = m.style[i];
 		prompts[i].text = m.text[i];
@@ -469,6 +476,7 @@ issue_converse(struct tokend_conn *conn, const struct frame *f,
 		explicit_bzero(reply, sizeof(*reply));
 		free(reply);
 	}
+	explicit_bzero(&m, sizeof(m));	/* an enrolment's secret */
 	return err;
 }
 
@@ -479,7 +487,7 @@ issue_converse(struct tokend_conn *conn, const struct frame *f,
  */
 static enum tokend_err
 conversation(struct tokend_conn *conn, int want, tokend_conv_fn conv,
-    void *arg, struct frame *f)
+    void *arg, struct frame *f, int secret_ok)
 {
 	enum tokend_err		err;
 	int64_t			deadline;
@@ -498,7 +506,8 @@ conversation(struct tokend_conn *conn, int want, tokend_conv_fn conv,
 		if ((err = conn_read_frame(conn, f, deadline, &got_any)) != TOKEND_OK)
 			return err;
 		if (f->type == MSG_CONV && conv != NULL) {
-			err = issue_converse(conn, f, conv, arg, deadline);
+			err = issue_converse(conn, f, conv, arg, deadline,
+			    secret_ok);
 			if (err != TOKEND_OK)
 				return err;
 			continue;
@@ -538,7 +547,8 @@ tokend_token_issue(struct tokend_conn *conn, const struct tokend_issue_req *req,
 	if (conn->fd == -1 && (err = conn_connect(conn)) != TOKEND_OK)
 		return err;
 	enc_issue(&conn->tx, &m);
-	if ((err = conversation(conn, MSG_ISSUED, conv, arg, &f)) != TOKEND_OK)
+	if ((err = conversation(conn, MSG_ISSUED, conv, arg, &f, 0)) !=
+	    TOKEND_OK)
 		return err;
 	if (dec_issued(f.body, f.len, &r) == -1) {
 		explicit_bzero(&r, sizeof(r));
@@ -573,7 +583,8 @@ otp_request(struct tokend_conn *conn, int op, const char *user,
 	if (conn->fd == -1 && (err = conn_connect(conn)) != TOKEND_OK)
 		return err;
 	enc_otp(&conn->tx, &m);
-	err = conversation(conn, MSG_OTP_RESULT, conv, arg, &f);
+	err = conversation(conn, MSG_OTP_RESULT, conv, arg, &f,
+	    op == OTP_ENROLL);
 	if (err == TOKEND_OK && dec_otp_result(f.body, f.len, &r) == -1) {
 		conn_drop(conn);
 		err = TOKEND_E_PROTOCOL;

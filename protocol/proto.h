@@ -79,6 +79,7 @@ enum proto_err {
 	PERR_INTERNAL		= 12,
 	PERR_RATE_LIMITED	= 13,
 	PERR_SHUTDOWN		= 14,	/* daemon is stopping */
+	PERR_UNAVAILABLE	= 15,	/* fleet mode: the token database is out of reach */
 };
 
 enum token_kind {

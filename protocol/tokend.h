@@ -47,6 +47,7 @@ enum tokend_err {
 	TOKEND_E_INTERNAL	= 12,
 	TOKEND_E_RATE_LIMITED	= 13,
 	TOKEND_E_SHUTDOWN	= 14,	/* daemon is stopping */
+	TOKEND_E_UNAVAILABLE	= 15,	/* fleet mode: the token database is out of reach */
 	/* Errors found on this side. */
 	TOKEND_E_CONNECT	= 100,	/* daemon unreachable */
 	TOKEND_E_IO		= 101,	/* connection failed or timed out */
@@ -195,7 +196,8 @@ enum tokend_err	 tokend_user_unlock(struct tokend_conn *conn, const char *user,
 /* Whether a user has a one-time-code secret (tokend_otp_*). */
 struct tokend_otp_status {
 	int		 enrolled;	/* 1: USER.oath exists in otp_dir */
-	int64_t		 since;		/* when it was last written; 0 if not enrolled */
+	int64_t		 since;		/* the file last written (enrolment, or pam_oath
+					   accepting a code); 0 if not enrolled */
 };
 
 /*

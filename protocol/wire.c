@@ -94,6 +94,7 @@ proto_err_name(int code)
 	case PERR_INTERNAL:	return "internal error";
 	case PERR_RATE_LIMITED:	return "too many failures, try again later";
 	case PERR_SHUTDOWN:	return "daemon is shutting down";
+	case PERR_UNAVAILABLE:	return "token database unavailable";
 	}
 	return "unknown error";
 }
@@ -116,6 +117,7 @@ proto_err_key(int code)
 	case PERR_INTERNAL:	return "internal";
 	case PERR_RATE_LIMITED:	return "rate_limited";
 	case PERR_SHUTDOWN:	return "shutdown";
+	case PERR_UNAVAILABLE:	return "unavailable";
 	}
 	return NULL;
 }

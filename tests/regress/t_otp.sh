@@ -96,8 +96,8 @@ tctl otp status
 expect_rc "otp status before enrolling exits 0" 0
 expect_match "... and says not enrolled" "^$ME is not enrolled for one-time codes\\.$" "$OUT"
 tctl --json otp status
-expect_json "otp status --json: enrolled false, since null" \
-    "j == {'user': '$ME', 'enrolled': False, 'since': None}" "$OUT"
+expect_json "otp status --json: enrolled false, updated null" \
+    "j == {'user': '$ME', 'enrolled': False, 'updated': None}" "$OUT"
 fresh_oath
 tctl_in "$PW_ME
 000000" issue --name before
@@ -130,10 +130,11 @@ expect_match "... which says who enrolled" "$ME \\(uid $MY_UID\\) enrolled a new
     "$(cat "$T/daemon.log")"
 
 tctl --json otp status
-expect_json "otp status --json: enrolled since now" \
-    "j['user'] == '$ME' and j['enrolled'] is True and abs(ts(j['since']) - now) < 120" "$OUT"
+expect_json "otp status --json: enrolled, the file written now" \
+    "j['user'] == '$ME' and j['enrolled'] is True and abs(ts(j['updated']) - now) < 120" "$OUT"
 tctl otp status
-expect_match "otp status says enrolled, since when" "^$ME is enrolled for one-time codes \\(since [0-9-]+T[0-9:]+Z\\)\\.$" "$OUT"
+expect_match "otp status says enrolled, and when the file was written" \
+    "^$ME is enrolled for one-time codes \\(secret file last written [0-9-]+T[0-9:]+Z\\)\\.$" "$OUT"
 
 # --- the real pam_oath now takes codes of that secret
 tctl_in "$PW_ME
@@ -160,6 +161,7 @@ tctl unlock "$ME" >/dev/null	# (that failure counted against the user)
 tctl_in "$PW_ME
 $(code_of "$HEX1" 60)" issue --name oldsecret
 expect_rc "the old secret's codes no longer issue" 1
+expect_match "... refused as a failed authentication" 'authentication failed' "$ERR"
 tctl_in "$PW_ME
 $(code_of "$HEX2")" issue --name newsecret
 expect_rc "... the new one's do" 0
@@ -180,8 +182,18 @@ expect_no_match "... (no prompt was shown)" 'Password' "$ERR"
 otp_run enroll -- "$PW_ME" 000000 111111 222222
 expect_rc "enrolling with three wrong codes exits 1" 1
 expect_match "... after saying the code did not match" 'That code does not match' "$ERR"
+expect_match "... and why it failed in the end" 'no code matched the new secret; nothing was saved' "$ERR"
 expect_true "... and no file was written" test ! -e "$OTPDIR/$ME.oath"
-tctl unlock "$ME" >/dev/null
+tctl --json otp status
+expect_json "... (status agrees)" "j['enrolled'] is False" "$OUT"
+
+# --- an otp_dir others may enter takes no secret (checked before PAM runs)
+chmod 755 "$OTPDIR"
+otp_run enroll -- "$PW_ME" @CODE
+expect_rc "enrolling into an otp_dir others may enter fails" 1
+expect_match "... saying where and why" "cannot keep secrets in $OTPDIR: Operation not permitted" "$ERR"
+expect_no_match "... before asking for the password" 'Password' "$ERR"
+chmod 700 "$OTPDIR"
 
 # --- another user's enrolment: admins see and remove it, others may not
 printf 'HOTP/T30/6\tnobody\t-\t%s\n' "$KEY_NOBODY" >"$OTPDIR/nobody.oath"
