@@ -18,7 +18,7 @@ SYSCONFDIR	?= /etc
 
 CC		?= cc
 PKG_CONFIG	?= pkg-config
-PKGS		= libevent lmdb libsodium pam json-c libseccomp liboath libqrencode
+PKGS		= libevent lmdb libsodium pam json-c libseccomp liboath libqrencode libpq
 
 WARN	= -Wall -Wextra -Wformat=2 -Wshadow -Wpointer-arith -Wstrict-prototypes \
 	  -Wmissing-prototypes -Wwrite-strings -Wcast-qual -Wundef
@@ -49,6 +49,7 @@ PAM_LIBS	:= $(shell $(PKG_CONFIG) --libs pam)
 JSON_LIBS	:= $(shell $(PKG_CONFIG) --libs json-c)
 OATH_LIBS	:= $(shell $(PKG_CONFIG) --libs liboath)
 QRENCODE_LIBS	:= $(shell $(PKG_CONFIG) --libs libqrencode)
+PQ_LIBS		:= $(shell $(PKG_CONFIG) --libs libpq)
 
 # protocol/ + libtokend
 PROTO_OBJS	= protocol/wire.o protocol/frame.o protocol/tokenfmt.o protocol/duration.o
@@ -64,9 +65,10 @@ DAEMON_OBJS	= $(DAEMON_CORE) daemon/tokend.o daemon/monitor.o daemon/engine.o \
 		  daemon/dispatch.o daemon/pamhelper.o daemon/pamchild.o daemon/account.o \
 		  daemon/accountchild.o daemon/helper.o daemon/clock.o daemon/lastused.o \
 		  daemon/ratelimit.o daemon/writer.o daemon/vcache.o daemon/otp.o \
-		  daemon/otpask.o
+		  daemon/otpask.o daemon/fleet.o daemon/fleetsql.o daemon/fleetlink.o \
+		  daemon/fleetwire.o
 DAEMON_LIBS	= -pthread $(LIBEVENT_LIBS) $(LMDB_LIBS) $(SODIUM_LIBS) $(PAM_LIBS) \
-		  $(SECCOMP_LIBS) $(OATH_LIBS)
+		  $(SECCOMP_LIBS) $(OATH_LIBS) $(PQ_LIBS)
 
 # client/
 CLIENT_OBJS	= client/tokenctl.o client/cmd_issue.o client/cmd_list.o client/cmd_delete.o \

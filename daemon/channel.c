@@ -36,6 +36,7 @@ static const struct chan_bound to_engine[] = {
 	{ MON_ACCT_LOST,	0,		0 },
 	{ MON_STOP,		0,		0 },
 	{ MON_OTP_ANSWER,	4 + 1 + 8 + 2,	4 + 1 + 8 + 2 + TOKEND_ERRMSG_MAX },
+	{ MON_FLEET,		0,		0 },
 };
 
 static const struct chan_bound to_monitor[] = {
@@ -114,6 +115,7 @@ channel_type_name(int type)
 	case MON_ACCT_LOST:	return "ACCT_LOST";
 	case MON_STOP:		return "STOP";
 	case MON_OTP_ANSWER:	return "OTP_ANSWER";
+	case MON_FLEET:		return "FLEET";
 	case MON_OTP_ASK:	return "OTP_ASK";
 	case MON_KEY_WANTED:	return "KEY_WANTED";
 	case MON_READY:		return "READY";

@@ -41,6 +41,8 @@ enum config_type {
 	CONFIG_SERVICE,		/* char[]: PAM service name */
 	CONFIG_GROUP,		/* char[]: group name or "" */
 	CONFIG_USER,		/* char[]: a user name */
+	CONFIG_STORE,		/* char[]: "lmdb" or "postgresql" */
+	CONFIG_CONNINFO,	/* char[]: a libpq conninfo string, or "" */
 	CONFIG_COUNT,		/* unsigned: plain integer */
 	CONFIG_MSEC,		/* unsigned: plain integer, milliseconds */
 	CONFIG_BYTES,		/* unsigned: size with optional suffix */
@@ -88,6 +90,10 @@ static const struct config_entry config_table[] = {
 	{ "pam_serialize", CONFIG_BOOL, CONFIG_FIELD(pam_serialize), 0, 1 },
 	{ "otp_enroll", CONFIG_BOOL, CONFIG_FIELD(otp_enroll), 0, 1 },
 	{ "otp_dir", CONFIG_PATH, CONFIG_FIELD(otp_dir), 0, 0 },
+	{ "store", CONFIG_STORE, CONFIG_FIELD(store), 0, 0 },
+	{ "postgresql", CONFIG_CONNINFO, CONFIG_FIELD(postgresql), 0, 0 },
+	{ "fleet_max_staleness", CONFIG_SECS, CONFIG_FIELD(fleet_max_staleness),
+	  1, DAY },
 	{ "account_recheck", CONFIG_SECS, CONFIG_FIELD(account_recheck),
 	  0, DAY },
 	{ "lookup_timeout", CONFIG_SECS, CONFIG_FIELD(lookup_timeout),
@@ -149,6 +155,8 @@ config_defaults(struct config *conf)
 	    TOKEND_PAM_SERVICE);
 	config_copy(conf->user, sizeof conf->user, TOKEND_USER);
 	config_copy(conf->otp_dir, sizeof conf->otp_dir, TOKEND_OTP_DIR);
+	config_copy(conf->store, sizeof conf->store, "lmdb");
+	conf->fleet_max_staleness = TOKEND_DEF_FLEET_MAX_STALENESS;
 
 	conf->max_connections = TOKEND_DEF_MAX_CONNECTIONS;
 	conf->max_connections_per_uid = TOKEND_DEF_MAX_CONNECTIONS_PER_UID;
@@ -279,6 +287,8 @@ config_is_string(const struct config_entry *e)
 	case CONFIG_SERVICE:
 	case CONFIG_GROUP:
 	case CONFIG_USER:
+	case CONFIG_STORE:
+	case CONFIG_CONNINFO:
 		return 1;
 	default:
 		return 0;
@@ -473,6 +483,13 @@ config_check_string(const struct config_entry *e, const char *s,
 			return -1;
 		}
 		break;
+	case CONFIG_STORE:
+		if (strcmp(s, "lmdb") != 0 && strcmp(s, "postgresql") != 0) {
+			cause_set(cause, "bad value for %s: '%s' (must be "
+			    "lmdb or postgresql)", e->name, s);
+			return -1;
+		}
+		break;
 	case CONFIG_SERVICE:
 		if (*s == '\0' || strchr(s, '/') != NULL ||
 		    strcmp(s, ".") == 0 || strcmp(s, "..") == 0) {
@@ -551,6 +568,12 @@ config_check(const struct config *conf, char **cause)
 			    e->name, config_range(e, range, sizeof(range)));
 			return -1;
 		}
+	}
+	if (strcmp(conf->store, "postgresql") == 0 &&
+	    conf->postgresql[0] == '\0') {
+		cause_set(cause, "store = postgresql needs postgresql = "
+		    "\"<libpq connection string>\"");
+		return -1;
 	}
 	if (conf->max_connections_per_uid > conf->max_connections) {
 		cause_set(cause, "max_connections_per_uid (%u) is larger "

@@ -52,6 +52,7 @@
 #define TOKEND_DEF_PURGE_INTERVAL             3600
 #define TOKEND_DEF_LAST_USED_FLUSH            60
 #define TOKEND_DEF_ANSWER_CACHE               1
+#define TOKEND_DEF_FLEET_MAX_STALENESS        30
 
 struct config {
 	/* paths (flags override; a reload does not move them) */
@@ -79,6 +80,11 @@ struct config {
 	unsigned	max_pam_queued_per_uid;	/* waiting per caller uid, 2 */
 	int		pam_serialize;		/* one helper at a time (shared pam_oath file) */
 	unsigned	fail_delay_ms;		/* delay before reporting a failed auth, 2000 */
+
+	/* the store: one host (LMDB) or a fleet (PostgreSQL, fleet.h) */
+	char		store[16];		/* "lmdb" or "postgresql" */
+	char		postgresql[1024];	/* libpq conninfo; no secrets (passfile=) */
+	unsigned	fleet_max_staleness;	/* seconds without the database, 30 */
 
 	/* one-time codes (otp.h) */
 	int		otp_enroll;		/* tokenctl otp enroll is allowed, no */

@@ -24,6 +24,7 @@
 #include "conn.h"
 #include "daemon.h"
 #include "duration.h"
+#include "fleet.h"
 #include "log.h"
 #include "monitor.h"
 #include "otpask.h"
@@ -389,6 +390,12 @@ handle_issue(struct conn *c, const uint8_t *body, size_t len)
 	}
 	if (issue_precheck(c, m, uid, now) == -1)
 		goto done;
+	/* Not worth a password when the token could not be stored. */
+	if (fleetlink_on() && !fleetlink_connected()) {
+		conn_error(c, PERR_UNAVAILABLE, "the token database is "
+		    "unreachable; try again later");
+		goto done;
+	}
 	pamhelper_request(c, m, uid, self, MON_PAM_MODE_ISSUE);	/* takes m */
 	return CONN_FRAME_DONE;
 done:
@@ -449,12 +456,53 @@ pending_cancel_cb(void *arg)
 	p->op.arg = NULL;
 }
 
-/* Hand p to the writer; its client takes no other frame until it is done. */
+/*
+ * Hand p to the writer (in fleet mode, to the database first); its
+ * client takes no other frame until it is done.
+ */
 static void
 pending_submit(struct pending *p)
 {
 	conn_wait(p->op.arg, CONN_WAIT_WRITE, pending_cancel_cb, p);
-	writer_submit(&p->op);
+	if (fleetlink_on())
+		fleetlink_submit(&p->op);
+	else
+		writer_submit(&p->op);
+}
+
+/*
+ * Fleet mode: a write the database never confirmed.  1 when op is one
+ * (the error is sent); it is no failure of the user's.
+ */
+static int
+pending_unavailable(struct conn *c, const struct store_op *op,
+    const char *what)
+{
+	if (op->result != STORE_UNAVAIL)
+		return 0;
+	log_warnx("%s: %s", what, op->cause != NULL ? op->cause : "?");
+	if (c != NULL)
+		conn_error(c, PERR_UNAVAILABLE, "%s", op->cause != NULL ?
+		    op->cause : "the token database is unreachable");
+	return 1;
+}
+
+/* Fleet mode: VERIFY and EXCHANGE when the host cannot vouch for tokens. */
+static int
+fleet_refused(struct conn *c)
+{
+	int64_t	age;
+
+	if (!fleetlink_stale())
+		return 0;
+	if ((age = fleetlink_age()) < 0)
+		conn_error(c, PERR_UNAVAILABLE, "not in touch with the token "
+		    "database yet");
+	else
+		conn_error(c, PERR_UNAVAILABLE, "no contact with the token "
+		    "database for %llds (fleet_max_staleness %us)",
+		    (long long)age, td->conf.fleet_max_staleness);
+	return 1;
 }
 
 /* The write is over: its client, if still there, may go on. */
@@ -497,6 +545,8 @@ issue_done(struct store_op *op)
 	struct conn		*c = pending_end(p);
 	char			 when[32];
 
+	if (pending_unavailable(c, op, "issue"))
+		goto done;
 	switch (op->result) {
 	case STORE_OK:
 		break;
@@ -723,6 +773,10 @@ revoke_done(struct store_op *op)
 	struct pending	*p = (struct pending *)op;
 	struct conn	*c = pending_end(p);
 
+	if (pending_unavailable(c, op, "revoke")) {
+		pending_free(p, c);
+		return;
+	}
 	if (op->result != STORE_OK) {
 		if (op->result != STORE_NOTFOUND)
 			log_warnx("revoke %s failed: %s", p->id,
@@ -784,6 +838,10 @@ rename_done(struct store_op *op)
 	struct pending	*p = (struct pending *)op;
 	struct conn	*c = pending_end(p);
 
+	if (pending_unavailable(c, op, "rename")) {
+		pending_free(p, c);
+		return;
+	}
 	if (op->result != STORE_OK) {
 		if (op->result != STORE_NOTFOUND && op->result != STORE_EXISTS)
 			log_warnx("rename of %s failed: %s", p->id,
@@ -891,6 +949,10 @@ revoke_all_done(struct store_op *op)
 	struct pending	*p = (struct pending *)op;
 	struct conn	*c = pending_end(p);
 
+	if (pending_unavailable(c, op, "revoke all")) {
+		pending_free(p, c);
+		return;
+	}
 	if (op->result != STORE_OK) {
 		log_warnx("revoke all of uid %u failed: %s",
 		    (unsigned)op->uid, op->cause ? op->cause : "?");
@@ -950,6 +1012,7 @@ exchange_limited(struct conn *c)
 }
 
 #define TOKEN_REUSED	-2	/* token_active(): a rotated token, replayed */
+#define TOKEN_MISSING	-3	/* well-formed, but no record for it here */
 
 /*
  * The refresh record behind a token, if the token is active now.
@@ -965,7 +1028,7 @@ token_active(const char *text, struct token_claims *claims,
 	if (token_parse(td->keys, text, strlen(text), claims) == -1)
 		return -1;
 	if (store_get_token(td->store, claims->rid, rec) != STORE_OK)
-		return -1;
+		return TOKEN_MISSING;
 	if (rec->expires <= now)
 		return -1;
 	rotated_out = rec->rotated_to != 0 && rec->overlap_until <= now;
@@ -1138,7 +1201,7 @@ handle_exchange(struct conn *c, const uint8_t *body, size_t len)
 		conn_error(c, PERR_MALFORMED, "malformed EXCHANGE");
 		goto done;
 	}
-	if (exchange_limited(c))
+	if (exchange_limited(c) || fleet_refused(c))
 		goto done;
 	rec = NULL;
 	if (td->conf.answer_cache) {
@@ -1149,6 +1212,12 @@ handle_exchange(struct conn *c, const uint8_t *body, size_t len)
 		if ((active = token_active(m.token, &claims, &found, now)) ==
 		    TOKEN_REUSED)
 			reuse_detected(c, &found);
+		/* Fleet: issued on another host a moment ago? Ask once. */
+		if (active == TOKEN_MISSING && fleetlink_on() &&
+		    fleetlink_lookup(claims.rid)) {
+			ret = CONN_FRAME_RETRY;
+			goto done;
+		}
 		if (active != 0 || claims.kind != TOKEN_REFRESH) {
 			ratelimit_fail(RL_EXCHANGE, conn_peer(c)->uid);
 			exchange_refused(c, m.token, now, "exchanged");
@@ -1266,6 +1335,10 @@ handle_verify(struct conn *c, const uint8_t *body, size_t len)
 		conn_error(c, PERR_MALFORMED, "malformed VERIFY");
 		return CONN_FRAME_DONE;
 	}
+	if (fleet_refused(c)) {
+		explicit_bzero(m.token, sizeof(m.token));
+		return CONN_FRAME_DONE;
+	}
 	out.active = 0;
 	if (td->conf.answer_cache) {
 		vcache_tag(m.token, strlen(m.token), tag);
@@ -1285,6 +1358,11 @@ handle_verify(struct conn *c, const uint8_t *body, size_t len)
 	if ((active = token_active(m.token, &claims, &rec, now)) ==
 	    TOKEN_REUSED)
 		reuse_detected(c, &rec);
+	if (active == TOKEN_MISSING && fleetlink_on() &&
+	    fleetlink_lookup(claims.rid)) {
+		ret = CONN_FRAME_RETRY;
+		goto done;
+	}
 	if (active == 0) {
 		usable = owner_usable(account_usable(rec.uid, rec.user, now,
 		    &acct));
@@ -1434,6 +1512,11 @@ handle_rotate(struct conn *c, const uint8_t *body, size_t len)
 		conn_error(c, PERR_MALFORMED, "malformed ROTATE");
 		return CONN_FRAME_DONE;
 	}
+	if (fleetlink_on()) {
+		conn_error(c, PERR_DENIED, "rotation is not available in fleet "
+		    "mode yet; issue a new token and delete the old one");
+		goto done;
+	}
 	if (exchange_limited(c))
 		goto done;
 	if ((int64_t)m.overlap > td->conf.rotate_overlap_max) {
@@ -1520,7 +1603,8 @@ handle_status(struct conn *c, const uint8_t *body, size_t len)
 		return CONN_FRAME_DONE;
 	}
 	snprintf(m->version, sizeof(m->version), "%s", TOKEND_VERSION);
-	m->healthy = 1;
+	/* Fleet mode: a host that cannot vouch for tokens is not healthy. */
+	m->healthy = !fleetlink_stale();
 	if (conn_peer(c)->is_admin) {
 		store_get_stats(td->store, &ss);
 		status_add(m, "uptime_seconds",
@@ -1555,7 +1639,14 @@ handle_status(struct conn *c, const uint8_t *body, size_t len)
 		status_add(m, "rate_limited", s->rate_limited);
 		status_add(m, "rotated", s->rotated);
 		status_add(m, "reuse_detected", s->reuse_detected);
-		for (t = MSG_ISSUE; t <= MSG_ROTATE; t++) {
+		if (fleetlink_on()) {
+			status_add(m, "fleet_connected", fleetlink_connected());
+			if (fleetlink_age() >= 0)
+				status_add(m, "fleet_contact_age_seconds",
+				    (uint64_t)fleetlink_age());
+			status_add(m, "fleet_change", fleetlink_seq());
+		}
+		for (t = MSG_ISSUE; t <= MSG_OTP; t++) {
 			snprintf(key, sizeof(key), "requests_%s", msgtype_name(t));
 			status_add(m, key, s->requests[t]);
 		}

@@ -32,6 +32,7 @@
 #include "helper.h"
 #include "listener.h"
 #include "log.h"
+#include "fleet.h"
 #include "monitor.h"
 #include "otpask.h"
 #include "pamhelper.h"
@@ -254,6 +255,7 @@ purge_cb(evutil_socket_t fd, short events, void *arg)
 	purge_op.done = purge_done;
 	purge_busy = 1;
 	writer_submit(&purge_op);
+	fleetlink_purge(purge_op.now);	/* fleet mode: the database's too */
 }
 
 static void
@@ -328,7 +330,7 @@ engine_chan_cb(evutil_socket_t fd, short events, void *arg)
 			fatalx("the monitor is gone");
 		if (rc == -2)
 			fatalx("the monitor sent a bad message: %s", why);
-		if (passed != -1)
+		if (passed != -1 && hdr.type != MON_FLEET)
 			fatalx("the monitor sent a descriptor with %s",
 			    channel_type_name(hdr.type));
 		switch (hdr.type) {
@@ -346,6 +348,12 @@ engine_chan_cb(evutil_socket_t fd, short events, void *arg)
 		case MON_OTP_ANSWER:
 			otpask_message(body, hdr.length);
 			break;
+		case MON_FLEET:
+			if (passed == -1 || !fleetlink_on() ||
+			    fleetlink_start(td->base, passed, td->conf.postgresql)
+			    == -1)
+				fatalx("the monitor sent a bad FLEET");
+			continue;
 		case MON_STOP:
 			engine_stop();
 			break;

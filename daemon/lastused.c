@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "daemon.h"
+#include "fleet.h"
 #include "log.h"
 #include "store.h"
 #include "vcache.h"
@@ -216,6 +217,7 @@ lastused_flush(void)
 	f->op.n = n;
 	f->op.done = flush_done;
 	inflight = f;
+	fleetlink_last_used(f->ids, f->times, n);	/* fleet: merged there */
 	writer_submit(&f->op);
 }
 

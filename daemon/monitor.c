@@ -42,6 +42,7 @@
 #include "listener.h"
 #include "log.h"
 #include "monitor.h"
+#include "fleet.h"
 #include "otp.h"
 #include "pamhelper.h"
 #include "token.h"
@@ -93,6 +94,7 @@ static struct {
 	struct mon_pams		 pams;
 	unsigned		 npams;
 	pid_t			 acct_pid;
+	pid_t			 fleet;		/* fleet mode: the fleet process */
 	int			 acct_fd;
 	struct event		*ev_acct;
 	int64_t			 started;
@@ -592,6 +594,38 @@ monitor_send_stop(void)
 	wbuf_free(&w);
 }
 
+/*
+ * Fleet mode: the fleet process (fleet.h), as the engine's user, with
+ * its end of a socketpair as fd 3; the engine gets the other end.
+ */
+static void
+monitor_spawn_fleet(void)
+{
+	char	 name[] = "tokend-fleet", flag[] = "--fleet";
+	char	 uid[16], gid[16], fg[2], dbg[2];
+	char	*argv[] = { name, flag, uid, gid, fg, dbg, NULL };
+	struct wbuf	w;
+	size_t	 off;
+	int	 sv[2];
+
+	snprintf(uid, sizeof(uid), "%u", (unsigned)m.uid);
+	snprintf(gid, sizeof(gid), "%u", (unsigned)m.gid);
+	snprintf(fg, sizeof(fg), "%d", m.opts.foreground ? 1 : 0);
+	snprintf(dbg, sizeof(dbg), "%d", m.opts.debug ? 1 : 0);
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1)
+		fatal("socketpair");
+	if ((m.fleet = helper_spawn(sv[1], argv, 0, !m.opts.foreground)) == -1)
+		fatal("cannot start the fleet process (%s)", helper_path());
+	close(sv[1]);
+	wbuf_init(&w);
+	off = frame_begin(&w, MON_FLEET);
+	frame_end(&w, off);
+	monitor_send(&w, sv[0]);
+	wbuf_free(&w);
+	close(sv[0]);
+	log_info("fleet mode: fleet process %d started", (int)m.fleet);
+}
+
 static void
 monitor_ready(void)
 {
@@ -606,6 +640,8 @@ monitor_ready(void)
 	log_info("tokend %s listening on %s (monitor pid %d, engine pid %d, "
 	    "engine uid %u)", TOKEND_VERSION, m.conf.socket_path, (int)getpid(),
 	    (int)m.engine, (unsigned)m.uid);
+	if (strcmp(m.conf.store, "postgresql") == 0)
+		monitor_spawn_fleet();
 	monitor_notify("READY=1");
 	monitor_daemonized();
 }
@@ -1155,6 +1191,18 @@ monitor_reap(void)
 				p->pid = 0;	/* its socket tells the rest */
 		if (pid == m.acct_pid)
 			m.acct_pid = -1;
+		if (pid == m.fleet) {
+			m.fleet = -1;
+			if (WIFEXITED(status) && WEXITSTATUS(status) == 3)
+				log_warnx("fleet mode: the database is not one "
+				    "this tokend can use (see above); stopping");
+			else if (!m.stopping)
+				log_warnx("fleet mode: the fleet process ended "
+				    "(status %d); stopping", WIFEXITED(status) ?
+				    WEXITSTATUS(status) : 128 + WTERMSIG(status));
+			if (!m.stopping)
+				monitor_exit(1);
+		}
 		helper_log_exit(pid, status);
 	}
 }
@@ -1257,7 +1305,7 @@ monitor_main(const struct monitor_opts *opts)
 	memset(&m, 0, sizeof(m));
 	m.opts = *opts;
 	m.listen_fd = m.chan = m.acct_fd = m.ready_fd = -1;
-	m.acct_pid = m.engine = -1;
+	m.acct_pid = m.engine = m.fleet = -1;
 	TAILQ_INIT(&m.pams);
 	log_init(1, opts->debug);
 	/* Held for the signalfd from the start; helpers unblock them. */
@@ -1274,6 +1322,12 @@ monitor_main(const struct monitor_opts *opts)
 		monitor_check();
 	if (opts->key_id)
 		monitor_key_id();
+	if (opts->init_db) {
+		if (strcmp(m.conf.store, "postgresql") != 0)
+			fatalx("--init-db: %s does not say store = postgresql",
+			    opts->conf_path);
+		exit(fleet_init_db(m.conf.postgresql) == 0 ? 0 : 1);
+	}
 	monitor_harden();
 	monitor_user();
 	monitor_fd_limit();

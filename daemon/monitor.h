@@ -51,6 +51,8 @@
  *                  signal the engine's user without CAP_KILL)
  *   MON_OTP_ANSWER u32 job, u8 result (MON_OTP_*), i64 since (the file's
  *                  time), string why
+ *   MON_FLEET      empty, with the link to the fleet process (SCM_RIGHTS):
+ *                  fleet mode only, once the engine is ready (fleet.h)
  * engine -> monitor
  *   MON_KEY_WANTED u8 the database is empty (a new key may be made)
  *   MON_READY      empty: the engine listens
@@ -74,6 +76,7 @@
 #define MON_ACCT_LOST		0xc7
 #define MON_STOP		0xc8
 #define MON_OTP_ANSWER		0xc9
+#define MON_FLEET		0xca
 
 #define MON_KEY_WANTED		0xd1
 #define MON_READY		0xd2
@@ -213,6 +216,7 @@ struct monitor_opts {
 	int		 debug;
 	int		 check;			/* -n: check the configuration, exit */
 	int		 key_id;		/* --key-id: print the key's fingerprint */
+	int		 init_db;		/* --init-db: the fleet's schema */
 };
 
 /* tokend (no mode flag): the monitor, which starts the engine (monitor.c). */

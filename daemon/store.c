@@ -105,6 +105,23 @@ store_decode_str(const uint8_t *p, size_t len, size_t *off, size_t n,
 	return 0;
 }
 
+size_t
+store_record_encode(const struct token_record *rec, uint8_t *buf)
+{
+	return store_encode(rec, buf);
+}
+
+int
+store_record_decode(uint64_t id, const uint8_t *buf, size_t len,
+    struct token_record *rec)
+{
+	uint8_t	k[STORE_ID_KEY];
+	MDB_val	key = { sizeof(k), k }, val = { len, (void *)(uintptr_t)buf };
+
+	store_key_id(k, id);
+	return store_decode(&key, &val, rec);
+}
+
 int
 store_decode(const MDB_val *key, const MDB_val *val, struct token_record *rec)
 {

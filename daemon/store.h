@@ -79,6 +79,7 @@ enum store_op_type {
 	STORE_OP_ROTATE,	/* id (old), rec (the successor), until */
 	STORE_OP_DEL_CHAIN,	/* id and its successor; rec gets id's record */
 	STORE_OP_UNROTATE,	/* undo ROTATE of id to rec.id (answer lost) */
+	STORE_OP_MIRROR,	/* fleet: recs[0..nrecs) are so now, ids[0..n) gone */
 };
 
 /* One write, as the writer thread takes it. */
@@ -94,6 +95,14 @@ struct store_op {
 	const uint64_t		*ids;
 	const int64_t		*times;
 	size_t			 n;
+	const struct token_record *recs;	/* MIRROR */
+	size_t			 nrecs;
+	/*
+	 * Fleet mode: the database committed this op already; the host's
+	 * copy follows it without checks of its own (no limit, no name
+	 * rule, a missing record is no error).
+	 */
+	int			 mirror;
 
 	int			 result;	/* STORE_OK or an error */
 	char			*cause;		/* malloc'ed, when result != OK */
@@ -105,6 +114,15 @@ struct store_op {
 	void			*arg;
 	TAILQ_ENTRY(store_op)	 entry;
 };
+
+/* A record's encoding (fleet.h sends records so): the largest, and to/from. */
+#define STORE_RECORD_MAX	(1 + 8 + 1 + 4 + 8 + 8 + 8 + 32 + 2 + \
+				 TOKEND_USER_MAX + 1 + TOKEND_NAME_MAX + 1 + \
+				 TOKEND_SCOPES_MAX * (1 + TOKEND_SCOPE_MAX) + \
+				 1 + 8 + 8 + 8)
+size_t	 store_record_encode(const struct token_record *rec, uint8_t *buf);
+int	 store_record_decode(uint64_t id, const uint8_t *buf, size_t len,
+	     struct token_record *rec);
 
 /* Open (creating the folder's files) with map_size bytes. */
 int	 store_open(struct store **st, const char *dir, size_t map_size,

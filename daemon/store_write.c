@@ -694,10 +694,71 @@ del_chain_in(struct store *st, MDB_txn *txn, uint64_t id,
 	return STORE_OK;
 }
 
+/* A record as the database has it, whatever the copy held before. */
+static int
+mirror_put(struct store *st, MDB_txn *txn, const struct token_record *rec,
+    char **cause)
+{
+	uint8_t	buf[STORE_REC_MAX];
+	size_t	len;
+	int	ret;
+
+	if ((len = store_encode(rec, buf)) == 0) {
+		cause_set(cause, "invalid token record");
+		return STORE_ERR;
+	}
+	ret = store_del_one(st, txn, rec->id, NULL, cause);
+	if (ret != STORE_OK && ret != STORE_NOTFOUND)
+		return ret;
+	return insert_in(st, txn, rec, buf, len, cause);
+}
+
+/*
+ * Fleet mode: the database committed op; make the copy say the same.
+ * No limit, no name rule, and what is missing already is no error.
+ */
+static int
+mirror_in(struct store *st, MDB_txn *txn, struct store_op *op)
+{
+	unsigned	count = op->count;
+	size_t		i;
+	int		ret = STORE_OK;
+
+	op->changed = 1;
+	switch (op->type) {
+	case STORE_OP_PUT:
+	case STORE_OP_RENAME:
+		return mirror_put(st, txn, &op->rec, &op->cause);
+	case STORE_OP_DEL:
+		ret = store_del_one(st, txn, op->id, NULL, &op->cause);
+		return ret == STORE_NOTFOUND ? STORE_OK : ret;
+	case STORE_OP_DEL_USER:
+		/* The database's count is the answer, not the copy's. */
+		ret = del_user_in(st, txn, op->uid, &op->count, &op->cause);
+		op->count = count;
+		return ret;
+	case STORE_OP_MIRROR:
+		for (i = 0; i < op->n && ret == STORE_OK; i++) {
+			ret = store_del_one(st, txn, op->ids[i], NULL,
+			    &op->cause);
+			if (ret == STORE_NOTFOUND)
+				ret = STORE_OK;
+		}
+		for (i = 0; i < op->nrecs && ret == STORE_OK; i++)
+			ret = mirror_put(st, txn, &op->recs[i], &op->cause);
+		return ret;
+	default:
+		cause_set(&op->cause, "not a change the database makes");
+		return STORE_ERR;
+	}
+}
+
 /* Run op inside txn: STORE_OK, or an error with op->cause set. */
 static int
 op_run(struct store *st, MDB_txn *txn, struct store_op *op)
 {
+	if (op->mirror || op->type == STORE_OP_MIRROR)
+		return mirror_in(st, txn, op);
 	op->count = 0;
 	switch (op->type) {
 	case STORE_OP_PUT:
@@ -734,6 +795,8 @@ op_run(struct store *st, MDB_txn *txn, struct store_op *op)
 		return rename_in(st, txn, op->id, name, op->now, &op->rec,
 		    &op->cause);
 	}
+	case STORE_OP_MIRROR:		/* mirror_in() above */
+		break;
 	}
 	cause_set(&op->cause, "unknown store operation");
 	return STORE_ERR;

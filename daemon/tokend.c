@@ -2,8 +2,9 @@
 /*
  * tokend: the command line.  Started by hand or by systemd, tokend is the
  * monitor (monitor.c), which starts the engine (engine.c); the same binary
- * is the PAM helper (pamchild.c) and the account helper (accountchild.c)
- * when the monitor starts it with their flags.
+ * is the PAM helper (pamchild.c), the account helper (accountchild.c)
+ * and in fleet mode the fleet process (fleet.c) when the monitor starts
+ * it with their flags.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 
 #include "account.h"
 #include "config.h"
+#include "fleet.h"
 #include "monitor.h"
 #include "pamhelper.h"
 
@@ -25,7 +27,9 @@ usage(int status)
 	    "[--pam-confdir DIR]\n"
 	    "              [--user NAME] [-d|--debug]\n"
 	    "       tokend -n [-c FILE] [options]   (check the configuration)\n"
-	    "       tokend --key-id [-c FILE] [--key-file FILE]\n");
+	    "       tokend --key-id [-c FILE] [--key-file FILE]\n"
+	    "       tokend --init-db [-c FILE]   (fleet mode: create or "
+	    "upgrade the schema)\n");
 	exit(status);
 }
 
@@ -44,6 +48,7 @@ main(int argc, char **argv)
 		{ "debug",	no_argument,		NULL, 'd' },
 		{ "check",	no_argument,		NULL, 'n' },
 		{ "key-id",	no_argument,		NULL, 'K' },
+		{ "init-db",	no_argument,		NULL, 'I' },
 		{ "help",	no_argument,		NULL, 'h' },
 		{ "version",	no_argument,		NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
@@ -58,6 +63,8 @@ main(int argc, char **argv)
 		pamchild_main(argc, argv);
 	if (argc >= 2 && strcmp(argv[1], "--account-helper") == 0)
 		accountchild_main(argc, argv);
+	if (argc >= 2 && strcmp(argv[1], "--fleet") == 0)
+		fleet_main(argc, argv);
 
 	memset(&opts, 0, sizeof(opts));
 	while ((ch = getopt_long(argc, argv, "fc:dhnV", longopts, NULL)) != -1) {
@@ -79,6 +86,7 @@ main(int argc, char **argv)
 		case 'd':	opts.debug = 1; break;
 		case 'n':	opts.check = 1; break;
 		case 'K':	opts.key_id = 1; break;
+		case 'I':	opts.init_db = 1; break;
 		case 'h':	usage(0);
 		case 'V':	printf("tokend %s\n", TOKEND_VERSION); return 0;
 		default:	usage(2);

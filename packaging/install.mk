@@ -23,6 +23,7 @@ PAMDIR		?= $(if $(MULTIARCH),/lib/$(MULTIARCH)/security,$(LIBDIR)/security)
 PAMCONFDIR	?= $(SYSCONFDIR)/pam.d
 CONFDIR		?= $(SYSCONFDIR)/tokend
 BASHCOMPDIR	?= $(DATADIR)/bash-completion/completions
+TOKENDDATADIR	?= $(DATADIR)/tokend
 
 SYSTEMD_VAR	= $(shell $(PKG_CONFIG) --variable=$(1) systemd 2>/dev/null)
 ifeq ($(origin UNITDIR),undefined)
@@ -53,7 +54,7 @@ INSTALLED_FILES	= $(SBINDIR)/tokend $(BINDIR)/tokenctl \
 		  $(PAMDIR)/pam_tokend.so \
 		  $(UNITDIR)/tokend.service $(UNITDIR)/tokend.socket \
 		  $(SYSUSERSDIR)/tokend.conf $(TMPFILESDIR)/tokend.conf \
-		  $(BASHCOMPDIR)/tokenctl \
+		  $(BASHCOMPDIR)/tokenctl $(TOKENDDATADIR)/fleet.conf \
 		  $(foreach m,$(MAN_PAGES),$(MANDIR)/man$(subst .,,$(suffix $(m)))/$(notdir $(m)))
 # Edited by administrators: installed when absent, removed only when unchanged.
 CONFIG_FILES	= packaging/tokend.conf:$(CONFDIR)/tokend.conf \
@@ -70,6 +71,7 @@ install: daemon/tokend client/tokenctl $(LIB_SO) $(LIB_A) $(PAM_MODULE)
 	    $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(PAMDIR) \
 	    $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) \
 	    $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(CONFDIR) $(DESTDIR)$(PAMCONFDIR) \
+	    $(DESTDIR)$(TOKENDDATADIR) \
 	    $(addprefix $(DESTDIR)$(MANDIR)/man,1 3 5 8)
 	$(INSTALL_PROGRAM) daemon/tokend $(DESTDIR)$(SBINDIR)/tokend
 	$(INSTALL_PROGRAM) client/tokenctl $(DESTDIR)$(BINDIR)/tokenctl
@@ -88,6 +90,7 @@ install: daemon/tokend client/tokenctl $(LIB_SO) $(LIB_A) $(PAM_MODULE)
 	$(INSTALL_DATA) packaging/systemd/sysusers.conf $(DESTDIR)$(SYSUSERSDIR)/tokend.conf
 	$(INSTALL_DATA) packaging/systemd/tmpfiles.conf $(DESTDIR)$(TMPFILESDIR)/tokend.conf
 	$(INSTALL_DATA) packaging/bash-completion/tokenctl $(DESTDIR)$(BASHCOMPDIR)/tokenctl
+	$(INSTALL_DATA) packaging/systemd/fleet.conf $(DESTDIR)$(TOKENDDATADIR)/fleet.conf
 	for m in $(MAN_PAGES); do \
 	    s=$${m##*.}; $(INSTALL_DATA) $$m $(DESTDIR)$(MANDIR)/man$$s/ || exit 1; \
 	done
@@ -131,7 +134,7 @@ install-check: daemon/tokend client/tokenctl $(LIB_SO) $(LIB_A) $(PAM_MODULE)
 # Where install puts things, as shell assignments (for t_install.sh).
 install-dirs:
 	@$(foreach v,SBINDIR BINDIR LIBDIR INCLUDEDIR PKGCONFIGDIR PAMDIR MANDIR \
-	    UNITDIR SYSUSERSDIR TMPFILESDIR BASHCOMPDIR CONFDIR PAMCONFDIR, \
+	    UNITDIR SYSUSERSDIR TMPFILESDIR BASHCOMPDIR TOKENDDATADIR CONFDIR PAMCONFDIR, \
 	    echo "$(v)='$($(v))'";)
 
 # .debs built in a copy of the tree, then lintian; rpmbuild when present.

@@ -78,6 +78,7 @@ has tokend /usr/sbin/tokend /usr/bin/tokenctl /etc/tokend/tokend.conf /etc/pam.d
     /lib/systemd/system/tokend.service /lib/systemd/system/tokend.socket \
     /usr/lib/sysusers.d/tokend.conf /usr/lib/tmpfiles.d/tokend.conf \
     /usr/share/bash-completion/completions/tokenctl /usr/share/man/man1/tokenctl.1.gz \
+    /usr/share/tokend/fleet.conf \
     /usr/share/man/man5/tokend.conf.5.gz /usr/share/man/man8/tokend.8.gz
 has libtokend0 "/usr/lib/$MA/libtokend.so.0.1.0" "/usr/lib/$MA/libtokend.so.0"
 has libtokend-dev /usr/include/tokend.h "/usr/lib/$MA/libtokend.so" "/usr/lib/$MA/libtokend.a" \

@@ -354,6 +354,8 @@ setup() {
 
 cleanup() {
 	local rc=$? p
+	# A script's own processes first (t_fleet: its daemons, PostgreSQL).
+	declare -F cleanup_hook >/dev/null && cleanup_hook
 	for p in $BG_PIDS; do
 		kill -9 "$p" 2>/dev/null
 	done

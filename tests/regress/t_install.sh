@@ -84,13 +84,14 @@ mode_is "tokend.socket, 0644" "$ROOT$UNITDIR/tokend.socket" 644
 mode_is "sysusers.d/tokend.conf, 0644" "$ROOT$SYSUSERSDIR/tokend.conf" 644
 mode_is "tmpfiles.d/tokend.conf, 0644" "$ROOT$TMPFILESDIR/tokend.conf" 644
 mode_is "bash completion, 0644" "$ROOT$BASHCOMPDIR/tokenctl" 644
+mode_is "fleet drop-in, 0644" "$ROOT$TOKENDDATADIR/fleet.conf" 644
 mode_is "tokend.conf, 0644" "$ROOT$CONFDIR/tokend.conf" 644
 mode_is "pam.d/tokend, 0644" "$ROOT$PAMCONFDIR/tokend" 644
 mode_is "pam.d/tokend-enroll, 0644" "$ROOT$PAMCONFDIR/tokend-enroll" 644
 mode_is "oath folder, 0700" "$ROOT$CONFDIR/oath" 700
 
 n=$(find "$ROOT" ! -type d | wc -l)
-expect_eq "nothing else installed (files + links)" 22 "$n"
+expect_eq "nothing else installed (files + links)" 23 "$n"
 ww=$(find "$ROOT" ! -type l -perm /022 -printf '%p %m\n')
 expect_eq "nothing group- or world-writable" "" "$ww"
 

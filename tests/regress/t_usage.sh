@@ -49,7 +49,7 @@ if is_root; then
 	tctl --json status
 	expect_json "status counts the refused exchange as errors_inactive" 'j.get("errors_inactive", 0) >= 1' "$OUT"
 	expect_json "status names every error: no errors_<number> key" \
-	    'not [k for k in j if k.startswith("errors_") and k[7:].isdigit()] and len([k for k in j if k.startswith("errors_")]) == 14' "$OUT"
+	    'not [k for k in j if k.startswith("errors_") and k[7:].isdigit()] and len([k for k in j if k.startswith("errors_")]) == 15' "$OUT"
 else
 	skip "status counts errors by name" "needs root: counters are for admins"
 fi

@@ -1,0 +1,266 @@
+#!/bin/bash
+# SPDX-License-Identifier: ISC
+# Fleet mode (store = postgresql): three daemons ("hosts" A, B and C) on
+# one private PostgreSQL, started here in the temp dir on a Unix socket.
+# Issue on A, verify on B, list on C; the per-user limit across hosts
+# under concurrent issues; a revocation on C reaches A and B (the time it
+# took is printed); kill -9 during an issue loop loses nothing
+# acknowledged; with PostgreSQL stopped writes fail at once, cached
+# verifies go on until fleet_max_staleness and then answer UNAVAILABLE;
+# with it back everything works again; an unknown schema version stops a
+# daemon at start.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/pg.sh"
+
+setup
+if ! pg_have; then
+	# .ci/run installs postgresql; a developer machine may not have it.
+	skip "fleet mode" "needs the postgresql package (initdb, pg_ctl)"
+	finish
+fi
+# Password only: one pam_oath file shared by three daemons would make
+# concurrent issues fail on its lock (TESTING.md).
+cat >"$PAMDIR/tokend" <<EOF
+auth     required   $PAM_MATRIX passdb=$PAMDIR/passdb
+account  required   $PAM_MATRIX passdb=$PAMDIR/passdb
+EOF
+pg_start || finish
+
+# --- the schema: created by an admin role, idempotent
+printf 'store = postgresql\npostgresql = "%s"\n' "$(pg_conninfo postgres)" >"$T/admin.conf"
+run "$TOKEND" --init-db -c "$T/admin.conf"
+expect_rc "tokend --init-db creates the schema" 0
+expect_match "... and says so" '^schema version 1 created in database tokend' "$OUT"
+run "$TOKEND" --init-db -c "$T/admin.conf"
+expect_rc "tokend --init-db again" 0
+expect_match "... finds it up to date" '^schema version 1: up to date in database tokend' "$OUT"
+pg_sql tokend "$PG_GRANTS" || fail "grants" "$PG_OUT"
+pg_sql tokend "SET ROLE tokend; DELETE FROM tokend_tokens"
+expect_match "the daemons' role may not write the tables itself" 'permission denied' "$PG_OUT"
+
+write_config store=postgresql "postgresql=\"$(pg_conninfo)\"" fleet_max_staleness=30s \
+    max_tokens_per_user=3 max_pam_per_uid=4 max_pam_queued_per_uid=8 pam_serialize=no
+
+declare -A HOST_PID
+# host_start NAME [FLAGS...]: a daemon with its own socket and copy.
+host_start() {
+	local name=$1 i
+	shift
+	mkdir -p "$T/$name.db"
+	echo "--- $name start $(date +%T)" >>"$T/daemon.log"
+	env TOKEND_TEST_CLOCK_FILE="$T/clock" "$TOKEND" -f -c "$T/tokend.conf" \
+	    --socket "$T/$name.sock" --db "$T/$name.db" --key-file "$T/hash.key" \
+	    --pam-service tokend --pam-confdir "$PAMDIR" "$@" >>"$T/daemon.log" 2>&1 &
+	HOST_PID[$name]=$!
+	for ((i = 0; i < START_TIMEOUT * 10; i++)); do
+		[ -S "$T/$name.sock" ] && "$TCTL" --socket "$T/$name.sock" status \
+		    >/dev/null 2>&1 </dev/null && return 0
+		kill -0 "${HOST_PID[$name]}" 2>/dev/null || return 1
+		sleep 0.1
+	done
+	return 1
+}
+host_stop() {
+	local pid=${HOST_PID[$1]}
+	[ -n "$pid" ] || return 0
+	kill -TERM "$pid" 2>/dev/null
+	wait_for 10 sh -c "! kill -0 $pid 2>/dev/null" || kill -9 "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	HOST_PID[$1]=
+}
+cleanup_hook() {
+	local h
+	for h in "${!HOST_PID[@]}"; do
+		[ -n "${HOST_PID[$h]}" ] && kill -9 "${HOST_PID[$h]}" 2>/dev/null
+	done
+	pg_stop immediate
+}
+# on HOST CMD...: a helper (tctl, issue_token...) against HOST's socket.
+on() {
+	local SOCK=$T/$1.sock
+	shift
+	"$@"
+}
+# in_touch HOST: it can vouch for tokens (STATUS healthy, connected).
+in_touch() {
+	on "$1" tctl --json status
+	[ "$RC" = 0 ] && [ "$(json_eval "j['healthy'] and j['fleet_connected'] == 1" "$OUT")" = true ]
+}
+issue_pw() { # issue_pw NAME [ARGS]: password only (this stack)
+	local name=$1
+	shift
+	tctl_in "$PW_ME" issue --name "$name" "$@"
+	TOKEN=$(head -n 1 "$T/out")
+}
+now_ms() { date +%s%3N; }
+
+for h in A B C; do
+	host_start $h || { fail "host $h starts" "$(tail -20 "$T/daemon.log")"; finish; }
+done
+for h in A B C; do
+	wait_for 20 in_touch $h
+	expect_true "host $h is in touch with the database" in_touch $h
+done
+
+# --- one set of tokens: issue on A, verify on B, list on C
+on A issue_pw laptop --scope deploy
+expect_rc "issue on A exits 0" 0
+T1=$TOKEN
+T1_ID=$(on A token_id "$T1")
+expect_true "... and A verifies it" test -n "$T1_ID"
+on B tctl_in "$T1" --json verify
+expect_json "B verifies it at once, same id, user and scopes" \
+    "j['active'] and j['jti'] == '$T1_ID' and j['sub'] == '$ME' and j['scope'] == 'deploy'" "$OUT"
+listed_on() { on "$1" tctl --json list; [ "$RC" = 0 ] && json_eval "sorted(t['name'] for t in j)" "$OUT" | grep -q "$2"; }
+wait_for 10 listed_on C laptop
+on C tctl --json list
+expect_json "C lists it" "[t['id'] for t in j] == ['$T1_ID']" "$OUT"
+on C tctl_in "$T1" exchange
+expect_rc "C exchanges it for an access token" 0
+ACC=$(head -n 1 "$T/out")
+on A tctl_in "$ACC" verify
+expect_rc "... which A verifies (the shared key signs it)" 0
+
+on B tctl rename laptop desk
+expect_rc "rename on B" 0
+wait_for 10 listed_on A desk
+on A tctl --json show "$T1_ID"
+expect_json "A sees the new name" "j['name'] == 'desk'" "$OUT"
+
+# --- the per-user limit (3) holds across hosts under concurrent issues
+pids=
+for h in A B C A B C; do
+	(SOCK=$T/$h.sock; T0=$T; T=$(mktemp -d "$T/par.XXXXXX")
+	    issue_pw "par-$h-$RANDOM" >/dev/null; echo "$RC" >>"$T0/par.rc"
+	    cat "$T/err" >>"$T0/par.err") &
+	pids="$pids $!"
+done
+# shellcheck disable=SC2086
+wait $pids
+ok=$(grep -c '^0$' "$T/par.rc")
+expect_eq "6 concurrent issues on 3 hosts for a user with 1 of 3: 2 succeed" 2 "$ok"
+expect_match "... the others hear of the limit" 'has 3 tokens, the maximum' "$(cat "$T/par.err")"
+pg_sql tokend "SELECT count(*) FROM tokend_tokens WHERE user_name = '$ME'"
+expect_eq "... and the database holds 3" 3 "$PG_OUT"
+
+# --- a revocation on C reaches A and B
+on A tctl_in "$T1" verify
+on B tctl_in "$T1" verify	# (both have it cached now)
+t0=$(now_ms)
+on C tctl delete "$T1_ID" --yes
+expect_rc "delete on C" 0
+gone_on() { local STDIN_TEXT="$T1
+"; on "$1" tctl verify; [ "$RC" = 1 ]; }
+wait_for 10 gone_on A; tA=$(($(now_ms) - t0))
+wait_for 10 gone_on B; tB=$(($(now_ms) - t0))
+expect_true "A refuses the revoked token" gone_on A
+expect_true "B refuses it too" gone_on B
+echo "t_fleet: revocation on C seen on A after ${tA} ms, on B after ${tB} ms"
+on A tctl_in "$ACC" verify
+expect_rc "... and its access token" 1
+
+# --- REVOKE_ALL on A empties the user everywhere
+on A tctl delete --all --yes
+expect_rc "delete --all on A" 0
+empty_on() { on "$1" tctl --json list; [ "$OUT" = "[]" ]; }
+wait_for 10 empty_on B
+expect_true "B lists nothing" empty_on B
+
+# --- kill -9 during an issue loop: nothing acknowledged is lost
+pg_sql tokend "SELECT 1"	# (the limit is 3: room for the loop)
+write_config store=postgresql "postgresql=\"$(pg_conninfo)\"" fleet_max_staleness=30s \
+    max_tokens_per_user=1000 pam_serialize=no
+kill -HUP "${HOST_PID[A]}" "${HOST_PID[B]}"
+wait_for 10 sh -c "[ \$(grep -c 'configuration reloaded' '$T/daemon.log') -ge 2 ]"
+: >"$T/acked"
+(
+	for i in $(seq 1 40); do
+		printf '%s\n' "$PW_ME" | "$TCTL" --socket "$T/A.sock" issue --name "loop-$i" \
+		    >/dev/null 2>&1 && echo "loop-$i" >>"$T/acked"
+	done
+) &
+LOOP=$!
+wait_for 20 sh -c "[ \$(wc -l <'$T/acked') -ge 5 ]"
+kill -9 "${HOST_PID[A]}"
+wait "${HOST_PID[A]}" 2>/dev/null
+HOST_PID[A]=
+wait "$LOOP"
+n=$(wc -l <"$T/acked")
+expect_true "some issues were acknowledged before the kill ($n)" test "$n" -ge 5
+missing=
+for name in $(cat "$T/acked"); do
+	pg_sql tokend "SELECT count(*) FROM tokend_tokens WHERE name = '$name'"
+	[ "$PG_OUT" = 1 ] || missing="$missing $name"
+done
+expect_eq "every acknowledged token is in the database" "" "$missing"
+wait_for 10 sh -c "'$TCTL' --socket '$T/B.sock' --json list | grep -q '\"loop-$n\"'"
+on B tctl --json list
+expect_json "... and B lists them all" \
+    "set('loop-%d' % i for i in range(1, $n + 1)) <= set(t['name'] for t in j)" "$OUT"
+host_start A || fail "A starts again after kill -9"
+wait_for 20 in_touch A
+
+# --- PostgreSQL stops: writes fail at once, cached verifies go on, then UNAVAILABLE
+on B issue_pw kept
+KEPT=$TOKEN
+on A tctl_in "$KEPT" verify		# A has it now
+pg_stop fast
+unreachable_on() { on "$1" issue_pw never; [ "$RC" = 3 ]; }
+wait_for 20 unreachable_on A
+expect_true "with PostgreSQL stopped, issue on A fails (exit 3)" unreachable_on A
+expect_match "... saying the database is unreachable" 'token database is unreachable' "$ERR"
+t0=$(now_ms)
+on B tctl delete kept --yes
+expect_rc "delete on B fails too (exit 3)" 3
+expect_true "... within 5 s" test $(($(now_ms) - t0)) -lt 5000
+on A tctl_in "$KEPT" verify
+expect_rc "a token A has seen still verifies" 0
+clock_advance 31
+on A tctl_in "$KEPT" verify
+expect_rc "past fleet_max_staleness, VERIFY answers UNAVAILABLE (exit 3)" 3
+expect_match "... saying for how long there was no contact" 'no contact with the token database for [0-9]+s' "$ERR"
+on A tctl_in "$KEPT" exchange
+expect_rc "... and EXCHANGE" 3
+
+pg_ctl_start
+wait_for 30 in_touch A
+expect_true "PostgreSQL back: A is in touch again by itself" in_touch A
+on A tctl_in "$KEPT" verify
+expect_rc "... and verifies the token issued before" 0
+wait_for 20 in_touch B
+on B issue_pw after
+expect_rc "... and issuing works again" 0
+on A tctl --json list
+expect_json "nothing was lost: kept, the loop and the new one" \
+    "{'kept', 'after', 'loop-1'} <= set(t['name'] for t in j)" "$OUT"
+
+# --- a schema version this tokend does not know: it stops
+pg_sql tokend "UPDATE tokend_schema SET version = 99"
+host_start D
+wait_for 20 sh -c "! kill -0 ${HOST_PID[D]} 2>/dev/null"
+wait "${HOST_PID[D]}"
+rc=$?
+HOST_PID[D]=
+expect_eq "a daemon finding schema version 99 stops with status 1" 1 "$rc"
+expect_match "... saying why" 'schema version 99; this tokend knows version 1: run tokend --init-db' \
+    "$(cat "$T/daemon.log")"
+run "$TOKEND" --init-db -c "$T/admin.conf"
+expect_rc "--init-db refuses a newer schema" 1
+expect_match "... saying so" 'newer than this tokend' "$ERR"
+pg_sql tokend "UPDATE tokend_schema SET version = 1"
+
+# --- a host that never reached the database vouches for nothing
+write_config store=postgresql 'postgresql="host=/nonexistent dbname=tokend"'
+host_start E
+on E tctl_in "$KEPT" verify
+expect_rc "a host without a database answers VERIFY with UNAVAILABLE" 3
+expect_match "... not in touch yet" 'not in touch with the token database yet' "$ERR"
+on E issue_pw x
+expect_rc "... and refuses to issue (exit 3) before asking for a password" 3
+expect_no_match "... (no prompt was shown)" 'Password' "$ERR"
+on E tctl rotate </dev/null
+host_stop E
+
+for h in A B C; do host_stop $h; done
+pg_stop fast
+finish
