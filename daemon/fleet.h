@@ -116,5 +116,12 @@ uint64_t fleetlink_seq(void);
 int	 fleet_main(int argc, char **argv) __attribute__((noreturn));
 /* Create or upgrade the schema; 0, or -1 after printing why. */
 int	 fleet_init_db(const char *conninfo);
+/*
+ * Copy the live tokens of a one-host LMDB store (dir) into the database,
+ * so that they keep working on the fleet (the same key file is needed).
+ * Idempotent: tokens there already are left alone.  0, or -1.
+ */
+int	 fleet_import_lmdb(const char *conninfo, const char *dir,
+	     uint64_t map_size);
 
 #endif /* TOKEND_FLEET_H */

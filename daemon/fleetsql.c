@@ -15,9 +15,11 @@
  * and nobody may call them until granted: the daemons' role needs only
  * SELECT on the tables and EXECUTE on the functions.
  */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <libpq-fe.h>
 
@@ -258,4 +260,141 @@ fleet_init_db(const char *conninfo)
 done:
 	PQfinish(db);
 	return rc;
+}
+
+/* What tokend --import-lmdb counted. */
+struct import_counts {
+	PGconn		*db;
+	int64_t		 now;
+	unsigned	 imported, there, skipped, failed;
+};
+
+static void
+import_num(char *buf, size_t size, int64_t v)
+{
+	snprintf(buf, size, "%" PRId64, v);
+}
+
+static int
+import_cb(const struct token_record *rec, void *arg)
+{
+	struct import_counts	*ic = arg;
+	PGresult		*res;
+	char			 p[8][32], hex[2 * sizeof(rec->hash) + 1];
+	char			 scopes[TOKEND_SCOPES_MAX * (TOKEND_SCOPE_MAX + 1) + 1];
+	const char		*v[11], *lv[2];
+	char			 ids[40], times[40];
+	size_t			 i, k;
+	int			 r;
+
+	/*
+	 * Expired tokens are no use; a rotated one in its overlap would lose
+	 * its chain (ROTATE is not in fleet mode yet).
+	 */
+	if (rec->expires <= ic->now || rec->rotated_to != 0) {
+		ic->skipped++;
+		return 0;
+	}
+	import_num(p[0], sizeof(p[0]), (int64_t)rec->id);
+	import_num(p[2], sizeof(p[2]), rec->uid);
+	import_num(p[3], sizeof(p[3]), rec->kind);
+	import_num(p[4], sizeof(p[4]), rec->created);
+	import_num(p[5], sizeof(p[5]), rec->expires);
+	for (i = 0; i < sizeof(rec->hash); i++)
+		snprintf(hex + 2 * i, 3, "%02x", rec->hash[i]);
+	scopes[0] = '\0';
+	for (i = 0, k = 0; i < rec->nscopes; i++)
+		k += (size_t)snprintf(scopes + k, sizeof(scopes) - k, "%s%s",
+		    i > 0 ? " " : "", rec->scopes[i]);
+	import_num(p[6], sizeof(p[6]), 0);
+	import_num(p[7], sizeof(p[7]), ic->now);
+	v[0] = p[0];
+	v[1] = rec->user;
+	v[2] = p[2];
+	v[3] = p[3];
+	v[4] = p[4];
+	v[5] = p[5];
+	v[6] = hex;
+	v[7] = rec->name;
+	v[8] = scopes;
+	v[9] = p[6];		/* no limit: these tokens exist already */
+	v[10] = p[7];
+	/* Already there (a second run): leave it as the fleet has it. */
+	res = PQexecParams(ic->db, "SELECT 1 FROM tokend_tokens WHERE id = $1",
+	    1, NULL, v, NULL, NULL, 0);
+	r = PQresultStatus(res) == PGRES_TUPLES_OK ? PQntuples(res) : -1;
+	PQclear(res);
+	if (r == 1) {
+		ic->there++;
+		return 0;
+	}
+	res = PQexecParams(ic->db, "SELECT tokend_issue($1, $2, $3, $4, $5, "
+	    "$6, decode($7, 'hex'), $8, $9, $10, $11)", 11, NULL, v, NULL, NULL,
+	    0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		fprintf(stderr, "tokend: --import-lmdb: token %" PRIu64 ": %s",
+		    rec->id, PQresultErrorMessage(res));
+		PQclear(res);
+		ic->failed++;
+		return -1;
+	}
+	r = atoi(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	explicit_bzero(hex, sizeof(hex));
+	if (r == 3) {
+		ic->there++;
+		return 0;
+	}
+	if (r != 0) {
+		fprintf(stderr, "tokend: --import-lmdb: %s already has a live "
+		    "token named \"%s\" in the database: not imported\n",
+		    rec->user, rec->name);
+		ic->skipped++;
+		return 0;
+	}
+	ic->imported++;
+	if (rec->last_used != 0) {
+		snprintf(ids, sizeof(ids), "{%s}", p[0]);
+		snprintf(times, sizeof(times), "{%" PRId64 "}", rec->last_used);
+		lv[0] = ids;
+		lv[1] = times;
+		res = PQexecParams(ic->db, "SELECT tokend_last_used($1, $2)", 2,
+		    NULL, lv, NULL, NULL, 0);
+		PQclear(res);
+	}
+	return 0;
+}
+
+int
+fleet_import_lmdb(const char *conninfo, const char *dir, uint64_t map_size)
+{
+	struct import_counts	 ic;
+	struct store		*st = NULL;
+	char			*cause = NULL;
+	int			 rc;
+
+	memset(&ic, 0, sizeof(ic));
+	ic.now = (int64_t)time(NULL);
+	if (store_open(&st, dir, (size_t)map_size, &cause) != STORE_OK) {
+		fprintf(stderr, "tokend: --import-lmdb: %s: %s\n", dir,
+		    cause != NULL ? cause : "cannot open");
+		free(cause);
+		return -1;
+	}
+	ic.db = PQconnectdb(conninfo);
+	if (PQstatus(ic.db) != CONNECTION_OK) {
+		fprintf(stderr, "tokend: --import-lmdb: cannot connect: %s",
+		    PQerrorMessage(ic.db));
+		PQfinish(ic.db);
+		store_close(st);
+		return -1;
+	}
+	rc = store_list(st, 1, 0, 0, import_cb, &ic);
+	printf("imported %u token%s from %s; %u already in the database, %u "
+	    "left out (expired, in a rotation, or a name taken)%s\n",
+	    ic.imported, ic.imported == 1 ? "" : "s", dir, ic.there, ic.skipped,
+	    rc == STORE_OK ? "" : "; stopped at an error");
+	PQfinish(ic.db);
+	store_close(st);
+	return rc == STORE_OK ? 0 : -1;
 }

@@ -1328,6 +1328,13 @@ monitor_main(const struct monitor_opts *opts)
 			    opts->conf_path);
 		exit(fleet_init_db(m.conf.postgresql) == 0 ? 0 : 1);
 	}
+	if (opts->import_lmdb != NULL) {
+		if (strcmp(m.conf.store, "postgresql") != 0)
+			fatalx("--import-lmdb: %s does not say store = "
+			    "postgresql", opts->conf_path);
+		exit(fleet_import_lmdb(m.conf.postgresql, opts->import_lmdb,
+		    m.conf.map_size) == 0 ? 0 : 1);
+	}
 	monitor_harden();
 	monitor_user();
 	monitor_fd_limit();

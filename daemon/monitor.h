@@ -217,6 +217,7 @@ struct monitor_opts {
 	int		 check;			/* -n: check the configuration, exit */
 	int		 key_id;		/* --key-id: print the key's fingerprint */
 	int		 init_db;		/* --init-db: the fleet's schema */
+	const char	*import_lmdb;		/* --import-lmdb DIR: into the fleet */
 };
 
 /* tokend (no mode flag): the monitor, which starts the engine (monitor.c). */

@@ -29,7 +29,9 @@ usage(int status)
 	    "       tokend -n [-c FILE] [options]   (check the configuration)\n"
 	    "       tokend --key-id [-c FILE] [--key-file FILE]\n"
 	    "       tokend --init-db [-c FILE]   (fleet mode: create or "
-	    "upgrade the schema)\n");
+	    "upgrade the schema)\n"
+	    "       tokend --import-lmdb DIR [-c FILE]   (fleet mode: copy a "
+	    "one-host store in)\n");
 	exit(status);
 }
 
@@ -49,6 +51,7 @@ main(int argc, char **argv)
 		{ "check",	no_argument,		NULL, 'n' },
 		{ "key-id",	no_argument,		NULL, 'K' },
 		{ "init-db",	no_argument,		NULL, 'I' },
+		{ "import-lmdb", required_argument,	NULL, 'L' },
 		{ "help",	no_argument,		NULL, 'h' },
 		{ "version",	no_argument,		NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
@@ -87,6 +90,7 @@ main(int argc, char **argv)
 		case 'n':	opts.check = 1; break;
 		case 'K':	opts.key_id = 1; break;
 		case 'I':	opts.init_db = 1; break;
+		case 'L':	opts.import_lmdb = optarg; break;
 		case 'h':	usage(0);
 		case 'V':	printf("tokend %s\n", TOKEND_VERSION); return 0;
 		default:	usage(2);

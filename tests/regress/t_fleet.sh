@@ -38,9 +38,6 @@ pg_sql tokend "$PG_GRANTS" || fail "grants" "$PG_OUT"
 pg_sql tokend "SET ROLE tokend; DELETE FROM tokend_tokens"
 expect_match "the daemons' role may not write the tables itself" 'permission denied' "$PG_OUT"
 
-write_config store=postgresql "postgresql=\"$(pg_conninfo)\"" fleet_max_staleness=30s \
-    max_tokens_per_user=3 max_pam_per_uid=4 max_pam_queued_per_uid=8 pam_serialize=no
-
 declare -A HOST_PID
 # host_start NAME [FLAGS...]: a daemon with its own socket and copy.
 host_start() {
@@ -94,6 +91,22 @@ issue_pw() { # issue_pw NAME [ARGS]: password only (this stack)
 }
 now_ms() { date +%s%3N; }
 
+# --- a one-host store moves into the database, its tokens still working
+write_config
+host_start L || { fail "the one-host daemon starts" "$(tail -20 "$T/daemon.log")"; finish; }
+on L issue_pw onehost --scope mail
+ONEHOST=$TOKEN
+on L tctl_in "$ONEHOST" exchange
+ONEHOST_ACC=$(head -n 1 "$T/out")
+host_stop L
+run "$TOKEND" --import-lmdb "$T/L.db" -c "$T/admin.conf"
+expect_rc "tokend --import-lmdb copies a one-host store in" 0
+expect_match "... saying how many" "^imported 1 token from $T/L.db; 0 already in the database" "$OUT"
+run "$TOKEND" --import-lmdb "$T/L.db" -c "$T/admin.conf"
+expect_match "... and again changes nothing" "^imported 0 tokens .*; 1 already in the database" "$OUT"
+
+write_config store=postgresql "postgresql=\"$(pg_conninfo)\"" fleet_max_staleness=30s \
+    max_tokens_per_user=3 max_pam_per_uid=4 max_pam_queued_per_uid=8 pam_serialize=no
 for h in A B C; do
 	host_start $h || { fail "host $h starts" "$(tail -20 "$T/daemon.log")"; finish; }
 done
@@ -101,6 +114,13 @@ for h in A B C; do
 	wait_for 20 in_touch $h
 	expect_true "host $h is in touch with the database" in_touch $h
 done
+
+on B tctl_in "$ONEHOST" --json verify
+expect_json "the imported token verifies on B, with its scope" "j['active'] and j['scope'] == 'mail'" "$OUT"
+on C tctl_in "$ONEHOST_ACC" verify
+expect_rc "... and an access token made on the one host, on C" 0
+on A tctl delete onehost --yes
+expect_rc "... and A deletes it (room for the limit below)" 0
 
 # --- one set of tokens: issue on A, verify on B, list on C
 on A issue_pw laptop --scope deploy
