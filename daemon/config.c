@@ -126,6 +126,8 @@ static const struct config_entry config_table[] = {
 	{ "purge_interval", CONFIG_SECS, CONFIG_FIELD(purge_interval),
 	  10, DAY },
 	{ "answer_cache", CONFIG_BOOL, CONFIG_FIELD(answer_cache), 0, 1 },
+	{ "answer_cache_size", CONFIG_COUNT, CONFIG_FIELD(answer_cache_size),
+	  1024, 16777216 },
 	{ "last_used_flush", CONFIG_SECS, CONFIG_FIELD(last_used_flush),
 	  1, MINUTE },
 };
@@ -190,6 +192,7 @@ config_defaults(struct config *conf)
 	conf->purge_interval = TOKEND_DEF_PURGE_INTERVAL;
 	conf->last_used_flush = TOKEND_DEF_LAST_USED_FLUSH;
 	conf->answer_cache = TOKEND_DEF_ANSWER_CACHE;
+	conf->answer_cache_size = TOKEND_DEF_ANSWER_CACHE_SIZE;
 }
 
 /* Decimal digits only: no sign, no space, no overflow. */
@@ -568,6 +571,11 @@ config_check(const struct config *conf, char **cause)
 			    e->name, config_range(e, range, sizeof(range)));
 			return -1;
 		}
+	}
+	if ((conf->answer_cache_size & (conf->answer_cache_size - 1)) != 0) {
+		cause_set(cause, "answer_cache_size (%u) must be a power of "
+		    "two: 65536, 262144, 1048576", conf->answer_cache_size);
+		return -1;
 	}
 	if (strcmp(conf->store, "postgresql") == 0 &&
 	    conf->postgresql[0] == '\0') {

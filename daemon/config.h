@@ -52,6 +52,7 @@
 #define TOKEND_DEF_PURGE_INTERVAL             3600
 #define TOKEND_DEF_LAST_USED_FLUSH            60
 #define TOKEND_DEF_ANSWER_CACHE               1
+#define TOKEND_DEF_ANSWER_CACHE_SIZE          262144
 #define TOKEND_DEF_FLEET_MAX_STALENESS        30
 
 struct config {
@@ -115,6 +116,7 @@ struct config {
 	unsigned	purge_interval;		/* seconds, 3600 */
 	unsigned	last_used_flush;	/* seconds, 60 (at most 60) */
 	int		answer_cache;		/* cache VERIFY answers and refresh records, yes */
+	unsigned	answer_cache_size;	/* answers kept, a power of two, 262144 */
 };
 
 void	 config_defaults(struct config *conf);

@@ -207,7 +207,7 @@ engine_open_state(void)
 	if (token_keys_from_master(key, &td->keys, &cause) == -1)
 		fatalx("%s", cause ? cause : "cannot use the key");
 	explicit_bzero(msgbuf, sizeof(msgbuf));
-	if (lastused_init() == -1 || vcache_init() == -1)
+	if (lastused_init() == -1 || vcache_init(td->conf.answer_cache_size) == -1)
 		fatalx("out of memory");
 	log_info("database %s: %llu token%s", td->conf.db_dir,
 	    (unsigned long long)ss.tokens, ss.tokens == 1 ? "" : "s");

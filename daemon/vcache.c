@@ -14,8 +14,8 @@
 #include "vcache.h"
 
 #define VCACHE_WAYS	4
-#define VCACHE_SETS	1024	/* answers: 4096; a power of two */
-#define VCACHE_RSETS	256	/* refresh records: 1024; a power of two */
+/* Sets of answers (answer_cache_size / WAYS) and of refresh records. */
+static uint32_t		 nsets, nrsets;
 #define VCACHE_GENS	4096	/* a power of two */
 
 struct slot {
@@ -42,25 +42,30 @@ struct rslot {
 
 static struct slot	*slots;
 static struct rslot	*rslots;
-static uint8_t		*victim;	/* per set: the way to give up next */
-static uint8_t		*rvictim;
+static uint32_t		 rnd;		/* xorshift32: which way gives way */
 static uint8_t		*key;		/* crypto_shorthash_siphashx24_KEYBYTES */
 /* A forgotten rid bumps its counter; ids are random, so low bits hash. */
 static uint32_t		 gens[VCACHE_GENS];
 static uint32_t		 epoch;
 
 int
-vcache_init(void)
+vcache_init(uint32_t entries)
 {
 	if (sodium_init() < 0)
 		return -1;
-	slots = calloc(VCACHE_SETS * VCACHE_WAYS, sizeof(*slots));
-	rslots = calloc(VCACHE_RSETS * VCACHE_WAYS, sizeof(*rslots));
-	victim = calloc(VCACHE_SETS, 1);
-	rvictim = calloc(VCACHE_RSETS, 1);
+	/*
+	 * calloc() of this size maps zero pages: memory is used as answers
+	 * come, not at start.  Refresh records (EXCHANGE) are fewer: a
+	 * quarter as many.
+	 */
+	nsets = entries / VCACHE_WAYS;
+	nrsets = nsets / 4 > 256 ? nsets / 4 : 256;
+	slots = calloc((size_t)nsets * VCACHE_WAYS, sizeof(*slots));
+	rslots = calloc((size_t)nrsets * VCACHE_WAYS, sizeof(*rslots));
+	randombytes_buf(&rnd, sizeof(rnd));
+	rnd |= 1;
 	key = sodium_malloc(crypto_shorthash_siphashx24_KEYBYTES);
-	if (slots == NULL || rslots == NULL || victim == NULL ||
-	    rvictim == NULL || key == NULL) {
+	if (slots == NULL || rslots == NULL || key == NULL) {
 		vcache_free();
 		return -1;
 	}
@@ -76,10 +81,6 @@ vcache_free(void)
 	slots = NULL;
 	free(rslots);
 	rslots = NULL;
-	free(victim);
-	victim = NULL;
-	free(rvictim);
-	rvictim = NULL;
 	if (key != NULL)
 		sodium_free(key);
 	key = NULL;
@@ -96,13 +97,27 @@ vcache_tag(const char *token, size_t len, uint8_t tag[VCACHE_TAG_BYTES])
 	    key);
 }
 
+/*
+ * A full set gives up a way chosen at random: a round-robin choice
+ * would make services that check one token more than a set holds, in
+ * turn, miss every time (each new answer pushing out the next one due).
+ */
+static unsigned
+vcache_victim(void)
+{
+	rnd ^= rnd << 13;
+	rnd ^= rnd >> 17;
+	rnd ^= rnd << 5;
+	return rnd % VCACHE_WAYS;
+}
+
 static uint32_t
-set_of(const uint8_t tag[VCACHE_TAG_BYTES], uint32_t nsets)
+set_of(const uint8_t tag[VCACHE_TAG_BYTES], uint32_t count)
 {
 	uint32_t	h;
 
 	memcpy(&h, tag, sizeof(h));
-	return h & (nsets - 1);
+	return h & (count - 1);
 }
 
 static int
@@ -117,7 +132,7 @@ still_valid(uint64_t rid, int64_t until, uint32_t gen, uint32_t ep,
 static struct slot *
 slot_find(const uint8_t tag[VCACHE_TAG_BYTES])
 {
-	struct slot	*s = &slots[set_of(tag, VCACHE_SETS) * VCACHE_WAYS];
+	struct slot	*s = &slots[set_of(tag, nsets) * VCACHE_WAYS];
 	int		 i;
 
 	for (i = 0; i < VCACHE_WAYS; i++)
@@ -160,16 +175,14 @@ vcache_put(const uint8_t tag[VCACHE_TAG_BYTES], int64_t now, uint64_t rid,
 	    len > VCACHE_REPLY_MAX || last_used_off + 8 > len)
 		return;
 	if ((s = slot_find(tag)) == NULL) {
-		n = set_of(tag, VCACHE_SETS);
+		n = set_of(tag, nsets);
 		set = &slots[n * VCACHE_WAYS];
 		for (i = 0; i < VCACHE_WAYS && s == NULL; i++)
 			if (!still_valid(set[i].rid, set[i].until, set[i].gen,
 			    set[i].epoch, now))
 				s = &set[i];
-		if (s == NULL) {
-			s = &set[victim[n]];
-			victim[n] = (victim[n] + 1) % VCACHE_WAYS;
-		}
+		if (s == NULL)
+			s = &set[vcache_victim()];
 	}
 	memcpy(s->tag, tag, VCACHE_TAG_BYTES);
 	s->rid = rid;
@@ -186,7 +199,7 @@ vcache_put(const uint8_t tag[VCACHE_TAG_BYTES], int64_t now, uint64_t rid,
 static struct rslot *
 rslot_find(const uint8_t tag[VCACHE_TAG_BYTES])
 {
-	struct rslot	*s = &rslots[set_of(tag, VCACHE_RSETS) * VCACHE_WAYS];
+	struct rslot	*s = &rslots[set_of(tag, nrsets) * VCACHE_WAYS];
 	int		 i;
 
 	for (i = 0; i < VCACHE_WAYS; i++)
@@ -222,16 +235,14 @@ vcache_put_record(const uint8_t tag[VCACHE_TAG_BYTES], int64_t now,
 	if (rslots == NULL || key == NULL || rec->id == 0)
 		return;
 	if ((s = rslot_find(tag)) == NULL) {
-		n = set_of(tag, VCACHE_RSETS);
+		n = set_of(tag, nrsets);
 		set = &rslots[n * VCACHE_WAYS];
 		for (i = 0; i < VCACHE_WAYS && s == NULL; i++)
 			if (!still_valid(set[i].rec.id, set[i].rec.expires,
 			    set[i].gen, set[i].epoch, now))
 				s = &set[i];
-		if (s == NULL) {
-			s = &set[rvictim[n]];
-			rvictim[n] = (rvictim[n] + 1) % VCACHE_WAYS;
-		}
+		if (s == NULL)
+			s = &set[vcache_victim()];
 	}
 	memcpy(s->tag, tag, VCACHE_TAG_BYTES);
 	s->gen = gens[rec->id & (VCACHE_GENS - 1)];

@@ -42,7 +42,8 @@ struct vcache_hit {
 	size_t		 last_used_off;		/* where last_used sits in it */
 };
 
-int	 vcache_init(void);
+/* entries: answer_cache_size, a power of two from 1024. */
+int	 vcache_init(uint32_t entries);
 void	 vcache_free(void);
 /* The tag of a token's text, for vcache_get() and vcache_put(). */
 void	 vcache_tag(const char *token, size_t len,
