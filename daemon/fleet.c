@@ -32,6 +32,7 @@
 #include "monitor.h"
 
 #define FLEET_STMT_MS		5000	/* a statement's answer, at most */
+#define FLEET_SNAPSHOT_MS	300000	/* every token, at start */
 #define FLEET_POLL_MS		500	/* the counter row, when idle */
 #define FLEET_TICK_MS		100
 #define FLEET_BACKOFF_MAX_MS	5000
@@ -95,6 +96,7 @@ static struct {
 	uint64_t		 seq;		/* changes applied up to */
 	int			 have_seq;	/* a snapshot was sent */
 	int			 poll_now;	/* NOTIFY: poll at once */
+	int			 log_failing;	/* said so once */
 	int64_t			 next_poll;
 	int64_t			 next_connect;
 	unsigned		 backoff;
@@ -104,6 +106,7 @@ static struct {
 static void	fleet_db_cb(evutil_socket_t, short, void *);
 static void	fleet_next(void);
 static void	fleet_lost(const char *);
+static void	fleet_watch(int);
 
 /* ---- to the engine ---- */
 
@@ -261,6 +264,11 @@ fleet_row(const PGresult *res, int r, int col, struct token_record *rec)
 	rec->rotated_to = (uint64_t)strtoll(PQgetvalue(res, r, col + 10), NULL, 10);
 	rec->overlap_until = strtoll(PQgetvalue(res, r, col + 11), NULL, 10);
 	rec->rotated_from = (uint64_t)strtoll(PQgetvalue(res, r, col + 12), NULL, 10);
+	/* A row the store could not keep is no token (a bad edit by hand). */
+	if (rec->id == 0 || rec->kind != TOKEN_REFRESH || rec->created < 0 ||
+	    rec->expires < 0 || rec->user[0] == '\0' || rec->name[0] == '\0' ||
+	    store_record_encode(rec, (uint8_t *)buf) == 0)
+		return -1;
 	/* A token belongs to a name; on this host, to that name's uid. */
 	if (getpwnam_r(rec->user, &pw, buf, sizeof(buf), &pwp) != 0 ||
 	    pwp == NULL)
@@ -479,8 +487,13 @@ fleet_send_job(struct fjob *j)
 	free(b);
 	if (!ok)
 		return -1;
-	if (PQflush(f.db) == -1)
+	switch (PQflush(f.db)) {
+	case -1:
 		return -1;
+	case 1:		/* the rest when the socket takes it */
+		fleet_watch(1);
+		break;
+	}
 	return 0;
 }
 
@@ -527,10 +540,18 @@ fleet_take(struct fjob *j, PGresult *res)
 		return;
 	case FJ_SNAPSHOT:
 		if (PQnfields(res) == 1) {
+			if (n != 1) {
+				j->result = STORE_ERR;
+				snprintf(j->cause, sizeof(j->cause), "no row in "
+				    "tokend_state");
+				return;
+			}
 			j->snap_seq = (uint64_t)strtoll(PQgetvalue(res, 0, 0),
 			    NULL, 10);
 			return;
 		}
+		if (j->result != STORE_OK)
+			return;
 		fleet_snapshot(1);
 		for (r = 0; r < n; r++)
 			if (fleet_row(res, r, 0, &j->rec) == 0)
@@ -540,6 +561,12 @@ fleet_take(struct fjob *j, PGresult *res)
 		j->rows = (unsigned)n;
 		return;
 	case FJ_POLL:
+		if (n != 1) {
+			j->result = STORE_ERR;
+			snprintf(j->cause, sizeof(j->cause), "no row in "
+			    "tokend_state");
+			return;
+		}
 		j->snap_seq = (uint64_t)strtoll(PQgetvalue(res, 0, 0), NULL, 10);
 		j->last_seq = (uint64_t)strtoll(PQgetvalue(res, 0, 1), NULL, 10);
 		return;
@@ -611,19 +638,34 @@ fleet_done(struct fjob *j)
 	case FJ_POLL:
 		if (j->result != STORE_OK)
 			break;
-		fleet_contact(1);
-		if (!f.have_seq || j->last_seq > f.seq) {
+		/*
+		 * Contact means "this host has every change up to now": only
+		 * when there is nothing to catch up on, else once it is read.
+		 */
+		if (!f.have_seq || j->last_seq > f.seq || j->snap_seq < f.seq) {
 			if (f.have_seq)
-				log_warnx("fleet: the change log was trimmed "
-				    "past change %" PRIu64 ": copying every "
-				    "token again", f.seq);
+				log_warnx("fleet: the change log %s change %"
+				    PRIu64 ": copying every token again",
+				    j->snap_seq < f.seq ? "went back before" :
+				    "was trimmed past", f.seq);
 			fleet_first(FJ_SNAPSHOT);
 		} else if (j->snap_seq > f.seq)
 			fleet_first(FJ_LOG);
+		else
+			fleet_contact(1);
 		break;
 	case FJ_LOG:
-		if (j->result != STORE_OK)
+		if (j->result != STORE_OK) {
+			/* No contact either: the host goes stale, as it must. */
+			if (!f.log_failing)
+				log_warnx("fleet: cannot read the change log: %s",
+				    j->cause);
+			f.log_failing = 1;
 			break;
+		}
+		if (f.log_failing)
+			log_info("fleet: reading the change log again");
+		f.log_failing = 0;
 		if (j->rows > 0)
 			f.seq = j->last_seq;
 		if (j->rows >= FLEET_LOG_BATCH)
@@ -655,7 +697,18 @@ fleet_next(void)
 	int		 rc;
 
 	while (f.ready && f.cur == NULL) {
-		if ((j = TAILQ_FIRST(&f.q)) != NULL)
+		/*
+		 * The poll when it is due, before queued work: a stream of
+		 * look-ups must not keep the host from following changes.
+		 */
+		if (f.have_seq && (f.poll_now || clock_mono_ms() >= f.next_poll) &&
+		    ((j = TAILQ_FIRST(&f.q)) == NULL || j->kind == FJ_WRITE ||
+		    j->kind == FJ_LOOKUP || j->kind == FJ_LAST_USED ||
+		    j->kind == FJ_PURGE)) {
+			f.poll_now = 0;
+			f.next_poll = clock_mono_ms() + FLEET_POLL_MS;
+			j = fleet_job_new(FJ_POLL);
+		} else if ((j = TAILQ_FIRST(&f.q)) != NULL)
 			TAILQ_REMOVE(&f.q, j, entry);
 		else if (f.poll_now || clock_mono_ms() >= f.next_poll) {
 			f.poll_now = 0;
@@ -673,7 +726,9 @@ fleet_next(void)
 			continue;
 		}
 		f.cur = j;
-		f.deadline = clock_mono_ms() + FLEET_STMT_MS;
+		/* A snapshot streams every token: it may take a while. */
+		f.deadline = clock_mono_ms() + (j->kind == FJ_SNAPSHOT ?
+		    FLEET_SNAPSHOT_MS : FLEET_STMT_MS);
 	}
 }
 
@@ -815,8 +870,14 @@ fleet_db_cb(evutil_socket_t fd, short events, void *arg)
 		return;
 	}
 	if (events & EV_WRITE) {
-		if (PQflush(f.db) == 0)
+		switch (PQflush(f.db)) {
+		case -1:
+			fleet_lost(PQerrorMessage(f.db));
+			return;
+		case 0:
 			fleet_watch(0);
+			break;
+		}
 		return;
 	}
 	if (!PQconsumeInput(f.db)) {
@@ -829,6 +890,16 @@ fleet_db_cb(evutil_socket_t fd, short events, void *arg)
 		if ((res = PQgetResult(f.db)) == NULL) {
 			f.cur = NULL;
 			fleet_done(j);
+			/*
+			 * A failed statement inside BEGIN..COMMIT (the snapshot)
+			 * leaves the session in an aborted transaction: every
+			 * later statement would fail.  Start again instead.
+			 */
+			if (PQtransactionStatus(f.db) != PQTRANS_IDLE) {
+				fleet_lost("a statement left the session in a "
+				    "transaction");
+				return;
+			}
 			break;
 		}
 		fleet_take(j, res);

@@ -55,6 +55,10 @@ static struct {
 	uint32_t		 last_job;
 	int			 connected;
 	int64_t			 contact;	/* clock_now() of the last, 0: never */
+	int64_t			 contact_mono;	/* clock_mono_ms() of the same */
+	int			 contact_due;	/* stamp when the copy caught up */
+	unsigned		 inflight;	/* batches given to the writer */
+	int			 broken;	/* the copy failed to take a change */
 	uint64_t		 seq;
 	char			 server[128];
 	unsigned		 lookups;
@@ -71,6 +75,7 @@ static struct {
 } fl;
 
 static void	flink_batch_flush(void);
+static void	flink_stamp(void);
 
 int
 fleetlink_on(void)
@@ -84,13 +89,26 @@ fleetlink_connected(void)
 	return fl.connected;
 }
 
+/*
+ * Too long without contact, by either clock: the wall clock (which the
+ * tests move) or the monotonic one (which a clock set back cannot fool).
+ */
 int
 fleetlink_stale(void)
 {
+	int64_t	max = (int64_t)td->conf.fleet_max_staleness;
+
 	if (!fleetlink_on())
 		return 0;
-	return fl.contact == 0 ||
-	    clock_now() - fl.contact > (int64_t)td->conf.fleet_max_staleness;
+	return fl.broken || fl.contact == 0 || clock_now() - fl.contact > max ||
+	    clock_mono_ms() - fl.contact_mono > max * 1000;
+}
+
+static void
+flink_stamp(void)
+{
+	fl.contact = clock_now();
+	fl.contact_mono = clock_mono_ms();
 }
 
 int64_t
@@ -134,9 +152,16 @@ flink_batch_done(struct store_op *op)
 	struct flbatch	*b = (struct flbatch *)op;
 	size_t		 i;
 
-	if (op->result != STORE_OK)
-		log_warnx("fleet: cannot update this host's copy: %s",
+	if (op->result != STORE_OK && !fl.broken) {
+		log_warnx("fleet: cannot update this host's copy: %s; it "
+		    "vouches for no token until tokend is restarted",
 		    op->cause != NULL ? op->cause : "?");
+		fl.broken = 1;
+	}
+	if (--fl.inflight == 0 && fl.contact_due) {
+		fl.contact_due = 0;
+		flink_stamp();
+	}
 	for (i = 0; i < b->ndels; i++) {
 		lastused_forget(b->dels[i]);
 		vcache_forget(b->dels[i]);
@@ -181,6 +206,7 @@ flink_batch_flush(void)
 	b->op.nrecs = b->nrecs;
 	b->op.ids = b->dels;
 	b->op.n = b->ndels;
+	fl.inflight++;
 	writer_submit(&b->op);
 }
 
@@ -334,8 +360,10 @@ flink_result(struct rbuf *r)
 	 */
 	if (has)
 		op->rec = rec;
-	op->count = count;
+	op->db_count = count;
 	op->mirror = 1;
+	/* What the log said before this answer goes to the copy first. */
+	flink_batch_flush();
 	writer_submit(op);
 }
 
@@ -488,9 +516,18 @@ flink_message(int type, const uint8_t *body, size_t len)
 		if (connected && !fl.connected)
 			log_info("fleet: in touch with %s", fl.server);
 		fl.connected = connected;
-		/* Contact only once the copy is whole (after a snapshot). */
-		if (connected && !fl.snapshot)
-			fl.contact = clock_now();
+		/*
+		 * Contact: the fleet process has read every change up to now.
+		 * It counts once the copy has them too (the batches sent
+		 * before this message are written).
+		 */
+		if (connected && !fl.snapshot) {
+			flink_batch_flush();
+			if (fl.inflight == 0)
+				flink_stamp();
+			else
+				fl.contact_due = 1;
+		}
 		return;
 	}
 	fatalx("fleet: message 0x%02x from the fleet process", type);

@@ -13,7 +13,9 @@
  *
  * The functions are SECURITY DEFINER, owned by whoever ran --init-db,
  * and nobody may call them until granted: the daemons' role needs only
- * SELECT on the tables and EXECUTE on the functions.
+ * SELECT on the tables and EXECUTE on the functions.  Their search_path
+ * is the schema they were made in, then pg_temp: a temporary table of the
+ * caller's can never stand in for one of theirs.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -57,7 +59,7 @@ static const char *const schema_v1[] = {
 	"  at timestamptz NOT NULL DEFAULT now())",
 
 	"CREATE FUNCTION tokend_changed(p_id bigint) RETURNS bigint"
-	" LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$"
+	" LANGUAGE plpgsql SECURITY DEFINER SET search_path = @SCHEMA@, pg_temp AS $$"
 	" DECLARE s bigint;"
 	" BEGIN"
 	"  UPDATE tokend_state SET seq = seq + 1 RETURNING seq INTO s;"
@@ -67,7 +69,7 @@ static const char *const schema_v1[] = {
 	" END $$",
 
 	"CREATE FUNCTION tokend_lock_user(p_user text) RETURNS void"
-	" LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$"
+	" LANGUAGE plpgsql SECURITY DEFINER SET search_path = @SCHEMA@, pg_temp AS $$"
 	" BEGIN"
 	"  INSERT INTO tokend_users (name) VALUES (p_user) ON CONFLICT DO NOTHING;"
 	"  PERFORM 1 FROM tokend_users WHERE name = p_user FOR UPDATE;"
@@ -78,7 +80,7 @@ static const char *const schema_v1[] = {
 	"  p_kind smallint, p_created bigint, p_expires bigint, p_hash bytea,"
 	"  p_name text, p_scopes text, p_max integer, p_now bigint)"
 	" RETURNS integer"
-	" LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$"
+	" LANGUAGE plpgsql SECURITY DEFINER SET search_path = @SCHEMA@, pg_temp AS $$"
 	" DECLARE n integer;"
 	" BEGIN"
 	"  PERFORM tokend_lock_user(p_user);"
@@ -99,7 +101,7 @@ static const char *const schema_v1[] = {
 	" END $$",
 
 	"CREATE FUNCTION tokend_revoke(p_id bigint) RETURNS SETOF tokend_tokens"
-	" LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$"
+	" LANGUAGE plpgsql SECURITY DEFINER SET search_path = @SCHEMA@, pg_temp AS $$"
 	" DECLARE r tokend_tokens;"
 	" BEGIN"
 	"  DELETE FROM tokend_tokens WHERE id = p_id RETURNING * INTO r;"
@@ -109,7 +111,7 @@ static const char *const schema_v1[] = {
 	" END $$",
 
 	"CREATE FUNCTION tokend_revoke_user(p_user text) RETURNS integer"
-	" LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$"
+	" LANGUAGE plpgsql SECURITY DEFINER SET search_path = @SCHEMA@, pg_temp AS $$"
 	" DECLARE r record; n integer := 0;"
 	" BEGIN"
 	"  PERFORM tokend_lock_user(p_user);"
@@ -124,7 +126,7 @@ static const char *const schema_v1[] = {
 	/* No row: no such token.  unique_violation: the name is taken. */
 	"CREATE FUNCTION tokend_rename(p_id bigint, p_name text, p_now bigint)"
 	" RETURNS SETOF tokend_tokens"
-	" LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$"
+	" LANGUAGE plpgsql SECURITY DEFINER SET search_path = @SCHEMA@, pg_temp AS $$"
 	" DECLARE u text; r tokend_tokens;"
 	" BEGIN"
 	"  SELECT user_name INTO u FROM tokend_tokens WHERE id = p_id;"
@@ -145,7 +147,7 @@ static const char *const schema_v1[] = {
 	/* Last-used times of many hosts: the latest wins; not logged. */
 	"CREATE FUNCTION tokend_last_used(p_ids bigint[], p_times bigint[])"
 	" RETURNS void"
-	" LANGUAGE sql SECURITY DEFINER SET search_path FROM CURRENT AS $$"
+	" LANGUAGE sql SECURITY DEFINER SET search_path = @SCHEMA@, pg_temp AS $$"
 	"  UPDATE tokend_tokens AS k SET last_used = v.t"
 	"   FROM unnest(p_ids, p_times) AS v(id, t)"
 	"   WHERE k.id = v.id AND k.last_used < v.t"
@@ -156,7 +158,7 @@ static const char *const schema_v1[] = {
 	 * rows older than a day go; a host further behind takes a snapshot.
 	 */
 	"CREATE FUNCTION tokend_purge(p_now bigint) RETURNS integer"
-	" LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$"
+	" LANGUAGE plpgsql SECURITY DEFINER SET search_path = @SCHEMA@, pg_temp AS $$"
 	" DECLARE n integer; m bigint;"
 	" BEGIN"
 	"  DELETE FROM tokend_tokens WHERE expires <= p_now;"
@@ -182,6 +184,23 @@ static const char *const schema_v1[] = {
 
 static const char *const *const fleet_schema_versions[] = { schema_v1 };
 
+/* sql with @SCHEMA@ replaced by schema (quoted already). */
+static char *
+init_sql(const char *sql, const char *schema)
+{
+	const char	*at = strstr(sql, "@SCHEMA@");
+	size_t		 n;
+	char		*s;
+
+	if (at == NULL)
+		return strdup(sql);
+	n = strlen(sql) + strlen(schema) + 1;
+	if ((s = malloc(n)) == NULL)
+		return NULL;
+	snprintf(s, n, "%.*s%s%s", (int)(at - sql), sql, schema, at + 8);
+	return s;
+}
+
 static int
 init_exec(PGconn *db, const char *sql)
 {
@@ -202,7 +221,8 @@ fleet_init_db(const char *conninfo)
 	PGconn		*db;
 	PGresult	*res;
 	const char	*const *s;
-	int		 version = 0, rc = -1;
+	char		 schema[256], *sql;
+	int		 version = 0, rc = -1, ok;
 
 	db = PQconnectdb(conninfo);
 	if (PQstatus(db) != CONNECTION_OK) {
@@ -246,10 +266,25 @@ fleet_init_db(const char *conninfo)
 		rc = init_exec(db, "COMMIT");
 		goto done;
 	}
+	res = PQexec(db, "SELECT quote_ident(current_schema())");
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 ||
+	    PQgetisnull(res, 0, 0)) {
+		fprintf(stderr, "tokend: --init-db: no schema to create the "
+		    "tables in (search_path)\n");
+		PQclear(res);
+		goto done;
+	}
+	snprintf(schema, sizeof(schema), "%s", PQgetvalue(res, 0, 0));
+	PQclear(res);
 	for (; version < FLEET_SCHEMA_VERSION; version++)
-		for (s = fleet_schema_versions[version]; *s != NULL; s++)
-			if (init_exec(db, *s) == -1)
+		for (s = fleet_schema_versions[version]; *s != NULL; s++) {
+			if ((sql = init_sql(*s, schema)) == NULL)
 				goto done;
+			ok = init_exec(db, sql);
+			free(sql);
+			if (ok == -1)
+				goto done;
+		}
 	if (init_exec(db, "COMMIT") == -1)
 		goto done;
 	printf("schema version %d created in database %s; grant the daemons' "

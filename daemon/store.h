@@ -103,6 +103,7 @@ struct store_op {
 	 * rule, a missing record is no error).
 	 */
 	int			 mirror;
+	unsigned		 db_count;	/* the database's count (DEL_USER) */
 
 	int			 result;	/* STORE_OK or an error */
 	char			*cause;		/* malloc'ed, when result != OK */

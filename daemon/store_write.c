@@ -720,7 +720,6 @@ mirror_put(struct store *st, MDB_txn *txn, const struct token_record *rec,
 static int
 mirror_in(struct store *st, MDB_txn *txn, struct store_op *op)
 {
-	unsigned	count = op->count;
 	size_t		i;
 	int		ret = STORE_OK;
 
@@ -735,7 +734,7 @@ mirror_in(struct store *st, MDB_txn *txn, struct store_op *op)
 	case STORE_OP_DEL_USER:
 		/* The database's count is the answer, not the copy's. */
 		ret = del_user_in(st, txn, op->uid, &op->count, &op->cause);
-		op->count = count;
+		op->count = op->db_count;
 		return ret;
 	case STORE_OP_MIRROR:
 		for (i = 0; i < op->n && ret == STORE_OK; i++) {

@@ -37,6 +37,9 @@ expect_match "... finds it up to date" '^schema version 1: up to date in databas
 pg_sql tokend "$PG_GRANTS" || fail "grants" "$PG_OUT"
 pg_sql tokend "SET ROLE tokend; DELETE FROM tokend_tokens"
 expect_match "the daemons' role may not write the tables itself" 'permission denied' "$PG_OUT"
+pg_sql tokend "SELECT proconfig FROM pg_proc WHERE proname = 'tokend_issue'"
+expect_match "the functions search their own schema, then pg_temp (a temporary table cannot stand in)" \
+    'search_path=public, pg_temp' "$PG_OUT"
 
 declare -A HOST_PID
 # host_start NAME [FLAGS...]: a daemon with its own socket and copy.
@@ -182,6 +185,7 @@ expect_rc "... and its access token" 1
 # --- REVOKE_ALL on A empties the user everywhere
 on A tctl delete --all --yes
 expect_rc "delete --all on A" 0
+expect_match "... counting what the database deleted (the 2 left)" '^Deleted 2 tokens\.$' "$ERR"
 empty_on() { on "$1" tctl --json list; [ "$OUT" = "[]" ]; }
 wait_for 10 empty_on B
 expect_true "B lists nothing" empty_on B
@@ -217,8 +221,35 @@ wait_for 10 sh -c "'$TCTL' --socket '$T/B.sock' --json list | grep -q '\"loop-$n
 on B tctl --json list
 expect_json "... and B lists them all" \
     "set('loop-%d' % i for i in range(1, $n + 1)) <= set(t['name'] for t in j)" "$OUT"
+
+# --- a host that was down misses nothing: its copy follows the database at start
+on B tctl_in "$PW_ME" issue --name while-down
+WD=$(head -n 1 "$T/out")
+on C tctl delete "loop-1" --yes
+expect_rc "delete loop-1 on C while A is down" 0
 host_start A || fail "A starts again after kill -9"
 wait_for 20 in_touch A
+on A tctl --json list
+expect_json "A, back, lists every acknowledged token, the one issued while it was down, not the one deleted" \
+    "set('loop-%d' % i for i in range(2, $n + 1)) | {'while-down'} <= set(t['name'] for t in j) and 'loop-1' not in set(t['name'] for t in j)" "$OUT"
+on A tctl_in "$WD" verify
+expect_rc "... and verifies the token issued while it was down" 0
+
+# --- a host that cannot read the change log stops vouching (no contact)
+on B issue_pw logtest
+LT=$TOKEN
+on C tctl_in "$LT" verify		# C has it
+pg_sql tokend "REVOKE SELECT ON tokend_log FROM tokend"
+on A tctl delete logtest --yes
+expect_rc "delete on A while C cannot read the change log" 0
+wait_log 'fleet: cannot read the change log'
+clock_advance 31
+on C tctl_in "$LT" verify
+expect_rc "C, behind and out of contact for fleet_max_staleness, answers UNAVAILABLE" 3
+pg_sql tokend "GRANT SELECT ON tokend_log TO tokend"
+wait_for 20 in_touch C
+on C tctl_in "$LT" verify
+expect_rc "with the log readable again C catches up: the token is refused" 1
 
 # --- PostgreSQL stops: writes fail at once, cached verifies go on, then UNAVAILABLE
 on B issue_pw kept
@@ -252,7 +283,7 @@ on B issue_pw after
 expect_rc "... and issuing works again" 0
 on A tctl --json list
 expect_json "nothing was lost: kept, the loop and the new one" \
-    "{'kept', 'after', 'loop-1'} <= set(t['name'] for t in j)" "$OUT"
+    "{'kept', 'after', 'loop-2'} <= set(t['name'] for t in j)" "$OUT"
 
 # --- a schema version this tokend does not know: it stops
 pg_sql tokend "UPDATE tokend_schema SET version = 99"
@@ -278,8 +309,11 @@ expect_match "... not in touch yet" 'not in touch with the token database yet' "
 on E issue_pw x
 expect_rc "... and refuses to issue (exit 3) before asking for a password" 3
 expect_no_match "... (no prompt was shown)" 'Password' "$ERR"
-on E tctl rotate </dev/null
 host_stop E
+# (a fleet host with a database: ROTATE is not there yet, and says so)
+on A tctl_in "$KEPT" rotate
+expect_rc "rotate in fleet mode is refused (exit 1)" 1
+expect_match "... saying it is not available yet" 'rotation is not available in fleet mode yet' "$ERR"
 
 for h in A B C; do host_stop $h; done
 pg_stop fast
