@@ -29,6 +29,7 @@
 #define FLINK_RECENT_MS		2000
 #define FLINK_BATCH		256	/* records per write to the copy */
 #define FLINK_BUDGET		256	/* messages read per pass of the loop */
+#define FLINK_CHECK_MS		200	/* staleness looked at this often */
 
 /* A write sent to the database, until its FL_RESULT. */
 struct flwrite {
@@ -59,6 +60,8 @@ static struct {
 	int			 contact_due;	/* stamp when the copy caught up */
 	unsigned		 inflight;	/* batches given to the writer */
 	int			 broken;	/* the copy failed to take a change */
+	int			 stale;		/* may not vouch for tokens now */
+	struct event		*ev_check;
 	uint64_t		 seq;
 	char			 server[128];
 	unsigned		 lookups;
@@ -72,15 +75,21 @@ static struct {
 	uint64_t		*snap_ids;
 	size_t			 snap_n, snap_cap;
 	struct flbatch		*batch;		/* changes not yet handed over */
-} fl;
+} fl = { .stale = 1 };	/* vouching starts with the first contact */
 
 static void	flink_batch_flush(void);
 static void	flink_stamp(void);
+static void	flink_check(void);
 
+/* The store is chosen at start (a reload does not change it). */
 int
 fleetlink_on(void)
 {
-	return strcmp(td->conf.store, "postgresql") == 0;
+	static int	on = -1;
+
+	if (on == -1)
+		on = strcmp(td->conf.store, "postgresql") == 0;
+	return on;
 }
 
 int
@@ -90,18 +99,36 @@ fleetlink_connected(void)
 }
 
 /*
- * Too long without contact, by either clock: the wall clock (which the
- * tests move) or the monotonic one (which a clock set back cannot fool).
+ * VERIFY and EXCHANGE ask on every request: a flag, kept by the contact
+ * itself and by a timer (FLINK_CHECK_MS), costs them no clock reading.
  */
 int
 fleetlink_stale(void)
 {
+	return fleetlink_on() && fl.stale;
+}
+
+/*
+ * Too long without contact, by either clock: the wall clock (which the
+ * tests move) or the monotonic one (which a clock set back cannot fool).
+ */
+static void
+flink_check(void)
+{
 	int64_t	max = (int64_t)td->conf.fleet_max_staleness;
 
-	if (!fleetlink_on())
-		return 0;
-	return fl.broken || fl.contact == 0 || clock_now() - fl.contact > max ||
+	fl.stale = fl.broken || fl.contact == 0 ||
+	    clock_now() - fl.contact > max ||
 	    clock_mono_ms() - fl.contact_mono > max * 1000;
+}
+
+static void
+flink_check_cb(evutil_socket_t fd, short events, void *arg)
+{
+	(void)fd;
+	(void)events;
+	(void)arg;
+	flink_check();
 }
 
 static void
@@ -109,6 +136,7 @@ flink_stamp(void)
 {
 	fl.contact = clock_now();
 	fl.contact_mono = clock_mono_ms();
+	flink_check();
 }
 
 int64_t
@@ -157,6 +185,7 @@ flink_batch_done(struct store_op *op)
 		    "vouches for no token until tokend is restarted",
 		    op->cause != NULL ? op->cause : "?");
 		fl.broken = 1;
+		flink_check();
 	}
 	if (--fl.inflight == 0 && fl.contact_due) {
 		fl.contact_due = 0;
@@ -568,10 +597,15 @@ fleetlink_start(struct event_base *base, int fd, const char *conninfo)
 	struct wbuf	w;
 	size_t		off;
 
+	struct timeval	tv = { 0, FLINK_CHECK_MS * 1000 };
+
 	TAILQ_INIT(&fl.writes);
 	fl.on = 1;
 	fl.fd = fd;
-	if (channel_out_init(&fl.out, base, fd, flink_gone) == -1 ||
+	fl.stale = 1;
+	if ((fl.ev_check = event_new(base, -1, EV_PERSIST, flink_check_cb,
+	    NULL)) == NULL || event_add(fl.ev_check, &tv) == -1 ||
+	    channel_out_init(&fl.out, base, fd, flink_gone) == -1 ||
 	    (fl.ev = event_new(base, fd, EV_READ | EV_PERSIST, flink_read_cb,
 	    NULL)) == NULL || event_add(fl.ev, NULL) == -1)
 		return -1;

@@ -1223,9 +1223,13 @@ monitor_reload(void)
 	if (strcmp(conf.socket_path, m.conf.socket_path) != 0 ||
 	    strcmp(conf.db_dir, m.conf.db_dir) != 0 ||
 	    strcmp(conf.key_file, m.conf.key_file) != 0 ||
-	    strcmp(conf.user, m.conf.user) != 0)
-		log_warnx("reload: socket, database and key paths and the user "
-		    "change only on restart");
+	    strcmp(conf.user, m.conf.user) != 0 ||
+	    strcmp(conf.store, m.conf.store) != 0 ||
+	    strcmp(conf.postgresql, m.conf.postgresql) != 0)
+		log_warnx("reload: socket, database and key paths, the user "
+		    "and the store change only on restart");
+	memcpy(conf.store, m.conf.store, sizeof(conf.store));
+	memcpy(conf.postgresql, m.conf.postgresql, sizeof(conf.postgresql));
 	memcpy(conf.socket_path, m.conf.socket_path, sizeof(conf.socket_path));
 	memcpy(conf.db_dir, m.conf.db_dir, sizeof(conf.db_dir));
 	memcpy(conf.key_file, m.conf.key_file, sizeof(conf.key_file));
