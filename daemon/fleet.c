@@ -367,12 +367,11 @@ fleet_array(const int64_t *v, const uint64_t *u, size_t n)
 static int
 fleet_send_job(struct fjob *j)
 {
-	char		 p[11][64], hex[2 * sizeof(j->rec.hash) + 1];
-	char		 scopes[TOKEND_SCOPES_MAX * (TOKEND_SCOPE_MAX + 1) + 1];
+	struct fleet_issue_params ip;
+	char		 p[3][24];
 	char		*a = NULL, *b = NULL;
-	const char	*v[11];
+	const char	*v[3];
 	struct passwd	*pw;
-	size_t		 i, k;
 	int		 ok = 0;
 
 	switch (j->kind) {
@@ -419,34 +418,11 @@ fleet_send_job(struct fjob *j)
 	case FJ_WRITE:
 		switch (j->optype) {
 		case STORE_OP_PUT:
-			num(p[0], sizeof(p[0]), (int64_t)j->rec.id);
-			v[0] = p[0];
-			v[1] = j->rec.user;
-			num(p[2], sizeof(p[2]), j->rec.uid);
-			v[2] = p[2];
-			num(p[3], sizeof(p[3]), j->rec.kind);
-			v[3] = p[3];
-			num(p[4], sizeof(p[4]), j->rec.created);
-			v[4] = p[4];
-			num(p[5], sizeof(p[5]), j->rec.expires);
-			v[5] = p[5];
-			for (i = 0; i < sizeof(j->rec.hash); i++)
-				snprintf(hex + 2 * i, 3, "%02x", j->rec.hash[i]);
-			v[6] = hex;
-			v[7] = j->rec.name;
-			scopes[0] = '\0';
-			for (i = 0, k = 0; i < j->rec.nscopes; i++)
-				k += (size_t)snprintf(scopes + k, sizeof(scopes) - k,
-				    "%s%s", i > 0 ? " " : "", j->rec.scopes[i]);
-			v[8] = scopes;
-			num(p[9], sizeof(p[9]), j->max_per_user);
-			v[9] = p[9];
-			num(p[10], sizeof(p[10]), j->now);
-			v[10] = p[10];
-			ok = PQsendQueryParams(f.db, "SELECT tokend_issue($1, $2, "
-			    "$3, $4, $5, $6, decode($7, 'hex'), $8, $9, $10, $11)",
-			    11, NULL, v, NULL, NULL, 0);
-			explicit_bzero(hex, sizeof(hex));
+			fleet_issue_params(&ip, &j->rec, j->max_per_user,
+			    j->now);
+			ok = PQsendQueryParams(f.db, FLEET_ISSUE_SQL,
+			    FLEET_ISSUE_NPARAMS, NULL, ip.v, NULL, NULL, 0);
+			explicit_bzero(&ip, sizeof(ip));
 			break;
 		case STORE_OP_DEL:
 			num(p[0], sizeof(p[0]), (int64_t)j->id);

@@ -70,6 +70,25 @@
 /* Rules the engine checks the fleet process's messages against. */
 extern const struct frame_rules fleet_to_engine;
 
+/*
+ * The parameters of tokend_issue() (fleetsql.c) for rec, as libpq's
+ * text values in v[0..FLEET_ISSUE_NPARAMS): the fleet process's ISSUE
+ * and tokend --import-lmdb.  Wipe with explicit_bzero when done (the
+ * hash is in it).
+ */
+#define FLEET_ISSUE_SQL	"SELECT tokend_issue($1, $2, $3, $4, $5, $6, " \
+			"decode($7, 'hex'), $8, $9, $10, $11)"
+#define FLEET_ISSUE_NPARAMS	11
+struct fleet_issue_params {
+	char		 num[7][24];
+	char		 hex[2 * 32 + 1];
+	char		 scopes[TOKEND_SCOPES_MAX * (TOKEND_SCOPE_MAX + 1) + 1];
+	const char	*v[FLEET_ISSUE_NPARAMS];
+};
+void	 fleet_issue_params(struct fleet_issue_params *,
+	     const struct token_record *rec, unsigned max_per_user,
+	     int64_t now);
+
 /* Records on the link, in the store's own encoding (store.h). */
 void	 fleet_put_record(struct wbuf *, const struct token_record *);
 void	 fleet_get_record(struct rbuf *, struct token_record *);

@@ -304,22 +304,14 @@ struct import_counts {
 	unsigned	 imported, there, skipped, failed;
 };
 
-static void
-import_num(char *buf, size_t size, int64_t v)
-{
-	snprintf(buf, size, "%" PRId64, v);
-}
-
 static int
 import_cb(const struct token_record *rec, void *arg)
 {
 	struct import_counts	*ic = arg;
 	PGresult		*res;
-	char			 p[8][32], hex[2 * sizeof(rec->hash) + 1];
-	char			 scopes[TOKEND_SCOPES_MAX * (TOKEND_SCOPE_MAX + 1) + 1];
-	const char		*v[11], *lv[2];
+	struct fleet_issue_params ip;
+	const char		*lv[2];
 	char			 ids[40], times[40];
-	size_t			 i, k;
 	int			 r;
 
 	/*
@@ -330,42 +322,20 @@ import_cb(const struct token_record *rec, void *arg)
 		ic->skipped++;
 		return 0;
 	}
-	import_num(p[0], sizeof(p[0]), (int64_t)rec->id);
-	import_num(p[2], sizeof(p[2]), rec->uid);
-	import_num(p[3], sizeof(p[3]), rec->kind);
-	import_num(p[4], sizeof(p[4]), rec->created);
-	import_num(p[5], sizeof(p[5]), rec->expires);
-	for (i = 0; i < sizeof(rec->hash); i++)
-		snprintf(hex + 2 * i, 3, "%02x", rec->hash[i]);
-	scopes[0] = '\0';
-	for (i = 0, k = 0; i < rec->nscopes; i++)
-		k += (size_t)snprintf(scopes + k, sizeof(scopes) - k, "%s%s",
-		    i > 0 ? " " : "", rec->scopes[i]);
-	import_num(p[6], sizeof(p[6]), 0);
-	import_num(p[7], sizeof(p[7]), ic->now);
-	v[0] = p[0];
-	v[1] = rec->user;
-	v[2] = p[2];
-	v[3] = p[3];
-	v[4] = p[4];
-	v[5] = p[5];
-	v[6] = hex;
-	v[7] = rec->name;
-	v[8] = scopes;
-	v[9] = p[6];		/* no limit: these tokens exist already */
-	v[10] = p[7];
+	/* No limit: these tokens exist already. */
+	fleet_issue_params(&ip, rec, 0, ic->now);
 	/* Already there (a second run): leave it as the fleet has it. */
 	res = PQexecParams(ic->db, "SELECT 1 FROM tokend_tokens WHERE id = $1",
-	    1, NULL, v, NULL, NULL, 0);
+	    1, NULL, ip.v, NULL, NULL, 0);
 	r = PQresultStatus(res) == PGRES_TUPLES_OK ? PQntuples(res) : -1;
 	PQclear(res);
 	if (r == 1) {
 		ic->there++;
 		return 0;
 	}
-	res = PQexecParams(ic->db, "SELECT tokend_issue($1, $2, $3, $4, $5, "
-	    "$6, decode($7, 'hex'), $8, $9, $10, $11)", 11, NULL, v, NULL, NULL,
-	    0);
+	res = PQexecParams(ic->db, FLEET_ISSUE_SQL, FLEET_ISSUE_NPARAMS, NULL,
+	    ip.v, NULL, NULL, 0);
+	explicit_bzero(&ip, sizeof(ip));
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		fprintf(stderr, "tokend: --import-lmdb: token %" PRIu64 ": %s",
 		    rec->id, PQresultErrorMessage(res));
@@ -375,7 +345,6 @@ import_cb(const struct token_record *rec, void *arg)
 	}
 	r = atoi(PQgetvalue(res, 0, 0));
 	PQclear(res);
-	explicit_bzero(hex, sizeof(hex));
 	if (r == 3) {
 		ic->there++;
 		return 0;
@@ -389,7 +358,7 @@ import_cb(const struct token_record *rec, void *arg)
 	}
 	ic->imported++;
 	if (rec->last_used != 0) {
-		snprintf(ids, sizeof(ids), "{%s}", p[0]);
+		snprintf(ids, sizeof(ids), "{%" PRId64 "}", (int64_t)rec->id);
 		snprintf(times, sizeof(times), "{%" PRId64 "}", rec->last_used);
 		lv[0] = ids;
 		lv[1] = times;

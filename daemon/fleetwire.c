@@ -4,6 +4,8 @@
  * (fleet.h), checked as the monitor's channel is: the type and the
  * length before anything else.
  */
+#include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "fleet.h"
@@ -81,4 +83,33 @@ fleet_get_record(struct rbuf *r, struct token_record *rec)
 	}
 	r->p += len;
 	r->left -= len;
+}
+
+void
+fleet_issue_params(struct fleet_issue_params *ip,
+    const struct token_record *rec, unsigned max_per_user, int64_t now)
+{
+	const int64_t	 nums[] = { (int64_t)rec->id, rec->uid, rec->kind,
+			    rec->created, rec->expires, max_per_user, now };
+	size_t		 i, k;
+
+	for (i = 0; i < sizeof(nums) / sizeof(nums[0]); i++)
+		snprintf(ip->num[i], sizeof(ip->num[i]), "%" PRId64, nums[i]);
+	for (i = 0; i < sizeof(rec->hash); i++)
+		snprintf(ip->hex + 2 * i, 3, "%02x", rec->hash[i]);
+	ip->scopes[0] = '\0';
+	for (i = 0, k = 0; i < rec->nscopes; i++)
+		k += (size_t)snprintf(ip->scopes + k, sizeof(ip->scopes) - k,
+		    "%s%s", i > 0 ? " " : "", rec->scopes[i]);
+	ip->v[0] = ip->num[0];		/* id */
+	ip->v[1] = rec->user;
+	ip->v[2] = ip->num[1];		/* uid on the issuing host */
+	ip->v[3] = ip->num[2];		/* kind */
+	ip->v[4] = ip->num[3];		/* created */
+	ip->v[5] = ip->num[4];		/* expires */
+	ip->v[6] = ip->hex;
+	ip->v[7] = rec->name;
+	ip->v[8] = ip->scopes;
+	ip->v[9] = ip->num[5];		/* the limit, 0: none */
+	ip->v[10] = ip->num[6];		/* now */
 }

@@ -428,36 +428,19 @@ job_by_id(uint32_t id)
 static void
 job_conv(struct pamjob *j, const uint8_t *body, size_t len)
 {
-	struct msg_conv	*m;
+	struct msg_conv	*m = NULL;
 	struct wbuf	 w;
 	size_t		 off;
 	int		 i;
 
-	if (j->nprompts != 0 || (m = calloc(1, sizeof(*m))) == NULL) {
-		conn_error(j->c, PERR_INTERNAL, "bad message from the "
-		    "authentication helper");
-		job_end(j);
-		return;
-	}
-	if (dec_conv(body, len, m) == -1) {
-		explicit_bzero(m, sizeof(*m));
-		free(m);
-		conn_error(j->c, PERR_INTERNAL, "bad message from the "
-		    "authentication helper");
-		job_end(j);
-		return;
-	}
+	if (j->nprompts != 0 || (m = calloc(1, sizeof(*m))) == NULL)
+		goto bad;
+	if (dec_conv(body, len, m) == -1)
+		goto bad;
+	/* A secret to show comes only in an enrolment. */
 	for (i = 0; i < m->n; i++)
 		if (m->style[i] == CONV_SECRET && j->mode != MON_PAM_MODE_ENROLL)
-			break;
-	if (i < m->n) {
-		explicit_bzero(m, sizeof(*m));
-		free(m);
-		conn_error(j->c, PERR_INTERNAL, "bad message from the "
-		    "authentication helper");
-		job_end(j);
-		return;
-	}
+			goto bad;
 	j->nprompts = m->n;
 	explicit_bzero(m, sizeof(*m));
 	free(m);
@@ -468,6 +451,15 @@ job_conv(struct pamjob *j, const uint8_t *body, size_t len)
 	conn_send(j->c, &w);
 	wbuf_free(&w);
 	job_arm(j, td->conf.pam_timeout * 1000);
+	return;
+bad:
+	if (m != NULL) {
+		explicit_bzero(m, sizeof(*m));
+		free(m);
+	}
+	conn_error(j->c, PERR_INTERNAL, "bad message from the authentication "
+	    "helper");
+	job_end(j);
 }
 
 void
