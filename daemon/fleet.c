@@ -30,6 +30,7 @@
 #include "helper.h"
 #include "log.h"
 #include "monitor.h"
+#include "sandbox.h"
 
 #define FLEET_STMT_MS		5000	/* a statement's answer, at most */
 #define FLEET_SNAPSHOT_MS	300000	/* every token, at start */
@@ -1011,6 +1012,7 @@ int
 fleet_main(int argc, char **argv)
 {
 	struct timeval	tv = { 0, FLEET_TICK_MS * 1000 };
+	char		*cause = NULL;
 
 	helper_child_begin("tokend-fleet", SOCK_SEQPACKET);
 	if (argc != 6) {
@@ -1021,6 +1023,8 @@ fleet_main(int argc, char **argv)
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	signal(SIGPIPE, SIG_IGN);
 	fleet_drop_privileges(argv[2], argv[3]);
+	if (sandbox_fleet(&cause) == -1)
+		fatalx("fleet: %s", cause != NULL ? cause : "seccomp");
 	clock_init();
 	TAILQ_INIT(&f.q);
 	f.link = 3;

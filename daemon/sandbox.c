@@ -299,6 +299,57 @@ sandbox_seccomp(int report_fd, char **cause)
 	return 0;
 }
 
+/*
+ * The fleet process (fleet.c): libpq opens sockets to wherever the
+ * conninfo says and reads files (passfile, certificates, /etc/hosts), so
+ * no allowlist fits it; what it never needs is refused: running a
+ * program, tracing, changing ids or namespaces, mounting, kernel keys
+ * and modules, BPF.
+ */
+int
+sandbox_fleet(char **cause)
+{
+	static const int	 denied[] = {
+		SCMP_SYS(execve), SCMP_SYS(execveat), SCMP_SYS(ptrace),
+		SCMP_SYS(process_vm_readv), SCMP_SYS(process_vm_writev),
+		SCMP_SYS(mount), SCMP_SYS(umount2), SCMP_SYS(pivot_root),
+		SCMP_SYS(chroot), SCMP_SYS(setuid), SCMP_SYS(setgid),
+		SCMP_SYS(setreuid), SCMP_SYS(setregid), SCMP_SYS(setresuid),
+		SCMP_SYS(setresgid), SCMP_SYS(setgroups), SCMP_SYS(setfsuid),
+		SCMP_SYS(setfsgid), SCMP_SYS(capset), SCMP_SYS(unshare),
+		SCMP_SYS(setns), SCMP_SYS(init_module), SCMP_SYS(finit_module),
+		SCMP_SYS(delete_module), SCMP_SYS(kexec_load),
+		SCMP_SYS(kexec_file_load), SCMP_SYS(bpf),
+		SCMP_SYS(perf_event_open), SCMP_SYS(keyctl), SCMP_SYS(add_key),
+		SCMP_SYS(request_key), SCMP_SYS(personality), SCMP_SYS(reboot),
+		SCMP_SYS(swapon), SCMP_SYS(swapoff), SCMP_SYS(acct),
+		SCMP_SYS(open_by_handle_at), SCMP_SYS(name_to_handle_at),
+		SCMP_SYS(userfaultfd), SCMP_SYS(iopl), SCMP_SYS(ioperm),
+		SCMP_SYS(syslog),
+	};
+	scmp_filter_ctx		 ctx;
+	size_t			 i;
+	int			 rc;
+
+	if (LEAK_CHECK)
+		return 0;	/* as for the engine: LeakSanitizer needs ptrace */
+	if ((ctx = seccomp_init(SCMP_ACT_ALLOW)) == NULL)
+		return cause_set(cause, "seccomp_init failed");
+	for (i = 0; i < sizeof(denied) / sizeof(denied[0]); i++)
+		if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), denied[i],
+		    0)) < 0 && rc != -EDOM) {
+			seccomp_release(ctx);
+			return cause_set(cause, "seccomp_rule_add: %s",
+			    strerror(-rc));
+		}
+	if ((rc = seccomp_load(ctx)) < 0) {
+		seccomp_release(ctx);
+		return cause_set(cause, "seccomp_load: %s", strerror(-rc));
+	}
+	seccomp_release(ctx);
+	return 0;
+}
+
 int
 sandbox_paths(char **cause)
 {

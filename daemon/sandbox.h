@@ -25,5 +25,7 @@ int	 sandbox_paths(char **cause);
  * (the channel to the monitor) and ends the engine.
  */
 int	 sandbox_syscalls(int report_fd, char **cause);
+/* The fleet process: a filter of what it never needs (sandbox.c). */
+int	 sandbox_fleet(char **cause);
 
 #endif /* TOKEND_SANDBOX_H */

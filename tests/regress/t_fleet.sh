@@ -118,6 +118,17 @@ for h in A B C; do
 	expect_true "host $h is in touch with the database" in_touch $h
 done
 
+# --- the fleet process: the engine's user, no new privileges, a syscall filter
+FL=$(pgrep -P "${HOST_PID[A]}" -f -- '--fleet' | head -n 1)
+expect_true "host A runs a fleet process" test -n "$FL"
+st=$(cat "/proc/$FL/status" 2>/dev/null)
+expect_match "... with no_new_privs" '^NoNewPrivs:[[:space:]]+1$' "$st"
+expect_match "... under a seccomp filter" '^Seccomp:[[:space:]]+2$' "$st"
+if is_root; then
+	expect_match "... as the engine's user (nobody here), not root" \
+	    "^Uid:[[:space:]]+$NOBODY_UID[[:space:]]+$NOBODY_UID[[:space:]]+$NOBODY_UID" "$st"
+fi
+
 on B tctl_in "$ONEHOST" --json verify
 expect_json "the imported token verifies on B, with its scope" "j['active'] and j['scope'] == 'mail'" "$OUT"
 on C tctl_in "$ONEHOST_ACC" verify
