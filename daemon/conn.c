@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 
 #include <errno.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,6 +89,17 @@ conn_init(struct event_base *b, const struct conn_ops *o)
 	ops = *o;
 	if ((ev_reaper = event_new(base, -1, 0, conn_reaper_cb, NULL)) == NULL)
 		fatalx("cannot create the connection reaper");
+}
+
+int
+conn_hung_up(const struct conn *c)
+{
+	struct pollfd	pfd = { c->fd, 0, 0 };
+
+	if (c->state == CONN_CLOSED)
+		return 1;
+	/* POLLHUP: both ways shut; a client that only ended its writes still reads. */
+	return poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLHUP | POLLERR)) != 0;
 }
 
 const struct peer *

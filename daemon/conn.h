@@ -129,6 +129,12 @@ void	 conn_done(struct conn *);
 void	 conn_wake_lookups(void);
 
 void	 conn_close(struct conn *);
+/*
+ * 1 when the client has gone already (closed both ways), though the
+ * daemon has not read its end of file yet: an answer that would be
+ * lost (ROTATE undoes itself then).
+ */
+int	 conn_hung_up(const struct conn *);
 /* SIGTERM: refuse new work, answer what is under way, then the loop ends. */
 void	 conn_stop_all(void);
 

@@ -1477,6 +1477,14 @@ rotate_done(struct store_op *op)
 		vcache_forget(op->gone);
 		lastused_forget(op->gone);
 	}
+	/*
+	 * Nobody to show the successor to: the client went away meanwhile,
+	 * maybe so recently that its connection still looks open.
+	 */
+	if (c != NULL && conn_hung_up(c)) {
+		conn_close(c);		/* its wait ends: p is ours again */
+		c = NULL;
+	}
 	if (c == NULL) {
 		rotate_undo(p);
 		return;

@@ -52,6 +52,7 @@ trap fleet_cleanup EXIT
 
 make_dir tokend-fleet
 chmod 755 "$T"
+cd /	# as postgres, a checkout in a 0700 folder is no working dir
 cat >"$T/pam/tokend" <<EOF
 auth     required   $PAM_MATRIX passdb=$T/pam/passdb
 account  required   $PAM_MATRIX passdb=$T/pam/passdb

@@ -24,8 +24,8 @@ pg_start() {
 		mkdir -p "$PG_DIR/data" "$PG_SOCK"
 		chmod 755 "$PG_DIR"
 		is_root && chown postgres "$PG_DIR/data" "$PG_SOCK"
-		"${PG_AS[@]}" "$PG_BIN/initdb" -D "$PG_DIR/data" -A trust -U postgres \
-		    >"$PG_DIR/initdb.log" 2>&1 || {
+		(cd / && "${PG_AS[@]}" "$PG_BIN/initdb" -D "$PG_DIR/data" -A trust \
+		    -U postgres) >"$PG_DIR/initdb.log" 2>&1 || {
 			fail "initdb" "$(tail -5 "$PG_DIR/initdb.log")"; return 1; }
 	fi
 	pg_ctl_start || return 1
@@ -38,9 +38,9 @@ pg_start() {
 }
 
 pg_ctl_start() {
-	"${PG_AS[@]}" "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -w -t 60 \
+	(cd / && "${PG_AS[@]}" "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -w -t 60 \
 	    -l "$PG_DIR/data/server.log" \
-	    -o "-k $PG_SOCK -c listen_addresses='' -c fsync=off" start \
+	    -o "-k $PG_SOCK -c listen_addresses='' -c fsync=off" start) \
 	    >"$PG_DIR/pg_ctl.log" 2>&1 || {
 		fail "PostgreSQL starts" "$(tail -5 "$PG_DIR/pg_ctl.log" "$PG_DIR/data/server.log")"
 		return 1; }
@@ -49,14 +49,15 @@ pg_ctl_start() {
 # pg_stop [fast|immediate]
 pg_stop() {
 	[ -n "$PG_DIR" ] && [ -f "$PG_DIR/data/postmaster.pid" ] || return 0
-	"${PG_AS[@]}" "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -w -m "${1:-fast}" stop \
-	    >/dev/null 2>&1
+	(cd / && "${PG_AS[@]}" "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -w \
+	    -m "${1:-fast}" stop) >/dev/null 2>&1
 }
 
 # pg_sql DB SQL: run SQL as the superuser; output (unaligned) in PG_OUT.
 pg_sql() {
-	PG_OUT=$("${PG_AS[@]}" psql -X -q -At -v ON_ERROR_STOP=1 -h "$PG_SOCK" \
-	    -U postgres -d "$1" -c "$2" 2>&1)
+	# (from /: as postgres, a checkout in a 0700 folder is no working dir)
+	PG_OUT=$(cd / && "${PG_AS[@]}" psql -X -q -At -v ON_ERROR_STOP=1 \
+	    -h "$PG_SOCK" -U postgres -d "$1" -c "$2" 2>&1)
 }
 
 # The grants of the daemons' role (README, "Fleet mode").
