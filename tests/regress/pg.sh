@@ -65,3 +65,71 @@ PG_GRANTS="GRANT SELECT ON tokend_tokens, tokend_log, tokend_state, tokend_schem
 GRANT EXECUTE ON FUNCTION tokend_issue(bigint, text, bigint, smallint, bigint, bigint, bytea, text, text, integer, bigint), tokend_revoke(bigint), tokend_revoke_user(text), tokend_rename(bigint, text, bigint), tokend_last_used(bigint[], bigint[]), tokend_purge(bigint) TO tokend;"
 
 pg_conninfo() { echo "host=$PG_SOCK dbname=tokend user=${1:-tokend}"; }
+
+# pg_password_stack: PAMDIR/tokend asks for the password only: one
+# pam_oath file shared by several daemons would make concurrent issues
+# fail on its lock (TESTING.md).
+pg_password_stack() {
+	cat >"$PAMDIR/tokend" <<EOF
+auth     required   $PAM_MATRIX passdb=$PAMDIR/passdb
+account  required   $PAM_MATRIX passdb=$PAMDIR/passdb
+EOF
+}
+
+# ---- several daemons ("hosts") in one test, with $T/tokend.conf
+
+declare -A HOST_PID
+# host_start NAME [FLAGS...]: a daemon with its own socket and copy.
+host_start() {
+	local name=$1 i
+	shift
+	mkdir -p "$T/$name.db"
+	echo "--- $name start $(date +%T)" >>"$T/daemon.log"
+	env TOKEND_TEST_CLOCK_FILE="$T/clock" "$TOKEND" -f -c "$T/tokend.conf" \
+	    --socket "$T/$name.sock" --db "$T/$name.db" --key-file "$T/hash.key" \
+	    --pam-service tokend --pam-confdir "$PAMDIR" "$@" >>"$T/daemon.log" 2>&1 &
+	HOST_PID[$name]=$!
+	for ((i = 0; i < START_TIMEOUT * 10; i++)); do
+		[ -S "$T/$name.sock" ] && "$TCTL" --socket "$T/$name.sock" status \
+		    >/dev/null 2>&1 </dev/null && return 0
+		kill -0 "${HOST_PID[$name]}" 2>/dev/null || return 1
+		sleep 0.1
+	done
+	return 1
+}
+host_stop() {
+	local pid=${HOST_PID[$1]}
+	[ -n "$pid" ] || return 0
+	kill -TERM "$pid" 2>/dev/null
+	wait_for 10 sh -c "! kill -0 $pid 2>/dev/null" || kill -9 "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	HOST_PID[$1]=
+}
+cleanup_hook() {
+	local h
+	for h in "${!HOST_PID[@]}"; do
+		[ -n "${HOST_PID[$h]}" ] && kill -9 "${HOST_PID[$h]}" 2>/dev/null
+	done
+	pg_stop immediate
+	[ -n "${PG_STANDBY:-}" ] && [ -f "$PG_STANDBY/postmaster.pid" ] &&
+	    (cd / && "${PG_AS[@]}" "$PG_BIN/pg_ctl" -D "$PG_STANDBY" -m immediate \
+	    stop) >/dev/null 2>&1
+}
+# on HOST CMD...: a helper (tctl, issue_token...) against HOST's socket.
+on() {
+	local SOCK=$T/$1.sock
+	shift
+	"$@"
+}
+# in_touch HOST: it can vouch for tokens (STATUS healthy, connected).
+in_touch() {
+	on "$1" tctl --json status
+	[ "$RC" = 0 ] && [ "$(json_eval "j['healthy'] and j['fleet_connected'] == 1" "$OUT")" = true ]
+}
+issue_pw() { # issue_pw NAME [ARGS]: password only (this stack)
+	local name=$1
+	shift
+	tctl_in "$PW_ME" issue --name "$name" "$@"
+	TOKEN=$(head -n 1 "$T/out")
+}
+now_ms() { date +%s%3N; }

@@ -18,12 +18,7 @@ if ! pg_have; then
 	skip "fleet mode" "needs the postgresql package (initdb, pg_ctl)"
 	finish
 fi
-# Password only: one pam_oath file shared by three daemons would make
-# concurrent issues fail on its lock (TESTING.md).
-cat >"$PAMDIR/tokend" <<EOF
-auth     required   $PAM_MATRIX passdb=$PAMDIR/passdb
-account  required   $PAM_MATRIX passdb=$PAMDIR/passdb
-EOF
+pg_password_stack
 pg_start || finish
 
 # --- the schema: created by an admin role, idempotent
@@ -41,58 +36,6 @@ pg_sql tokend "SELECT proconfig FROM pg_proc WHERE proname = 'tokend_issue'"
 expect_match "the functions search their own schema, then pg_temp (a temporary table cannot stand in)" \
     'search_path=public, pg_temp' "$PG_OUT"
 
-declare -A HOST_PID
-# host_start NAME [FLAGS...]: a daemon with its own socket and copy.
-host_start() {
-	local name=$1 i
-	shift
-	mkdir -p "$T/$name.db"
-	echo "--- $name start $(date +%T)" >>"$T/daemon.log"
-	env TOKEND_TEST_CLOCK_FILE="$T/clock" "$TOKEND" -f -c "$T/tokend.conf" \
-	    --socket "$T/$name.sock" --db "$T/$name.db" --key-file "$T/hash.key" \
-	    --pam-service tokend --pam-confdir "$PAMDIR" "$@" >>"$T/daemon.log" 2>&1 &
-	HOST_PID[$name]=$!
-	for ((i = 0; i < START_TIMEOUT * 10; i++)); do
-		[ -S "$T/$name.sock" ] && "$TCTL" --socket "$T/$name.sock" status \
-		    >/dev/null 2>&1 </dev/null && return 0
-		kill -0 "${HOST_PID[$name]}" 2>/dev/null || return 1
-		sleep 0.1
-	done
-	return 1
-}
-host_stop() {
-	local pid=${HOST_PID[$1]}
-	[ -n "$pid" ] || return 0
-	kill -TERM "$pid" 2>/dev/null
-	wait_for 10 sh -c "! kill -0 $pid 2>/dev/null" || kill -9 "$pid" 2>/dev/null
-	wait "$pid" 2>/dev/null
-	HOST_PID[$1]=
-}
-cleanup_hook() {
-	local h
-	for h in "${!HOST_PID[@]}"; do
-		[ -n "${HOST_PID[$h]}" ] && kill -9 "${HOST_PID[$h]}" 2>/dev/null
-	done
-	pg_stop immediate
-}
-# on HOST CMD...: a helper (tctl, issue_token...) against HOST's socket.
-on() {
-	local SOCK=$T/$1.sock
-	shift
-	"$@"
-}
-# in_touch HOST: it can vouch for tokens (STATUS healthy, connected).
-in_touch() {
-	on "$1" tctl --json status
-	[ "$RC" = 0 ] && [ "$(json_eval "j['healthy'] and j['fleet_connected'] == 1" "$OUT")" = true ]
-}
-issue_pw() { # issue_pw NAME [ARGS]: password only (this stack)
-	local name=$1
-	shift
-	tctl_in "$PW_ME" issue --name "$name" "$@"
-	TOKEN=$(head -n 1 "$T/out")
-}
-now_ms() { date +%s%3N; }
 
 # --- a one-host store moves into the database, its tokens still working
 write_config
