@@ -52,7 +52,8 @@ run "$TOKEND" --import-lmdb "$T/L.db" -c "$T/admin.conf"
 expect_match "... and again changes nothing" "^imported 0 tokens .*; 1 already in the database" "$OUT"
 
 write_config store=postgresql "postgresql=\"$(pg_conninfo)\"" fleet_max_staleness=30s \
-    max_tokens_per_user=3 max_pam_per_uid=4 max_pam_queued_per_uid=8 pam_serialize=no
+    max_tokens_per_user=3 max_pam_per_uid=4 max_pam_queued_per_uid=8 pam_serialize=no \
+    last_used_flush=1s
 for h in A B C; do
 	host_start $h || { fail "host $h starts" "$(tail -20 "$T/daemon.log")"; finish; }
 done
@@ -103,11 +104,18 @@ ACC=$(head -n 1 "$T/out")
 on A tctl_in "$ACC" verify
 expect_rc "... which A verifies (the shared key signs it)" 0
 
+# Last-used times: each host saves its own in batches; the database keeps the latest.
+used_in_db() { pg_sql tokend "SELECT last_used > 0 FROM tokend_tokens WHERE name = 'laptop'"; [ "$PG_OUT" = t ]; }
+wait_for 15 used_in_db
+expect_true "the database learns when the hosts last used the token (their batches merged)" used_in_db
+
 on B tctl rename laptop desk
 expect_rc "rename on B" 0
 wait_for 10 listed_on A desk
 on A tctl --json show "$T1_ID"
 expect_json "A sees the new name" "j['name'] == 'desk'" "$OUT"
+expect_json "... and when it was last used" \
+    "j['last_used'] is not None" "$OUT"
 
 # --- the per-user limit (3) holds across hosts under concurrent issues
 pids=
