@@ -271,8 +271,8 @@ static int
 flink_stale_cb(const struct token_record *r, void *arg)
 {
 	(void)arg;
-	if (bsearch(&r->id, fl.snap_ids, fl.snap_n, sizeof(*fl.snap_ids),
-	    flink_id_cmp) == NULL)
+	if (fl.snap_n == 0 || bsearch(&r->id, fl.snap_ids, fl.snap_n,
+	    sizeof(*fl.snap_ids), flink_id_cmp) == NULL)
 		flink_del(r->id);
 	return 0;
 }
@@ -281,7 +281,9 @@ flink_stale_cb(const struct token_record *r, void *arg)
 static void
 flink_snapshot_end(void)
 {
-	qsort(fl.snap_ids, fl.snap_n, sizeof(*fl.snap_ids), flink_id_cmp);
+	if (fl.snap_n > 0)	/* (an empty database: no array at all) */
+		qsort(fl.snap_ids, fl.snap_n, sizeof(*fl.snap_ids),
+		    flink_id_cmp);
 	if (store_list(td->store, 1, 0, 0, flink_stale_cb, NULL) != STORE_OK)
 		log_warnx("fleet: cannot read this host's copy to reconcile it");
 	flink_batch_flush();
