@@ -339,6 +339,15 @@ cmd_token_status_text(const struct tokend_status *st)
 	output_clean(st->version, version, sizeof(version));
 	printf("version: %s\n", version);
 	printf("healthy: %s\n", st->healthy ? "yes" : "no");
+	/* Admins see the counters, and from them the store in a line. */
+	for (i = 0; i < st->n && i < CMD_TOKEN_NCOUNTERS; i++)
+		if (strcmp(st->counters[i].key, "fleet_connected") == 0)
+			break;
+	if (i < st->n && i < CMD_TOKEN_NCOUNTERS)
+		printf("store: postgresql (fleet mode), %s\n",
+		    st->counters[i].value ? "connected" : "not connected");
+	else if (st->n > 0)
+		printf("store: lmdb (this host)\n");
 	for (i = 0; i < st->n && i < CMD_TOKEN_NCOUNTERS; i++) {
 		output_clean(st->counters[i].key, key, sizeof(key));
 		printf("%s: %" PRIu64 "\n", key, st->counters[i].value);

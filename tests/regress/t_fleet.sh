@@ -62,6 +62,12 @@ for h in A B C; do
 	expect_true "host $h is in touch with the database" in_touch $h
 done
 
+if is_root; then
+	on A tctl status
+	expect_match "tokenctl status names the store" '^store: postgresql \(fleet mode\), connected$' "$OUT"
+	expect_match "... and the age of the last contact" '^fleet_contact_age_seconds: [0-9]+$' "$OUT"
+fi
+
 # --- the fleet process: the engine's user, no new privileges, a syscall filter
 FL=$(pgrep -P "${HOST_PID[A]}" -f -- '--fleet' | head -n 1)
 expect_true "host A runs a fleet process" test -n "$FL"
