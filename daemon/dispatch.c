@@ -456,18 +456,22 @@ pending_cancel_cb(void *arg)
 	p->op.arg = NULL;
 }
 
-/*
- * Hand p to the writer (in fleet mode, to the database first); its
- * client takes no other frame until it is done.
- */
+/* A write: to the writer, or in fleet mode to the database first. */
+static void
+store_submit(struct store_op *op)
+{
+	if (fleetlink_on())
+		fleetlink_submit(op);
+	else
+		writer_submit(op);
+}
+
+/* Hand p on (store_submit); its client takes no other frame until it is done. */
 static void
 pending_submit(struct pending *p)
 {
 	conn_wait(p->op.arg, CONN_WAIT_WRITE, pending_cancel_cb, p);
-	if (fleetlink_on())
-		fleetlink_submit(&p->op);
-	else
-		writer_submit(&p->op);
+	store_submit(&p->op);
 }
 
 /*
@@ -1094,7 +1098,7 @@ reuse_detected(struct conn *c, const struct token_record *rec)
 	p->caller_pid = conn_peer(c)->pid;
 	p->op.id = rec->id;
 	tokenfmt_id_str(rec->id, p->id);
-	writer_submit(&p->op);
+	store_submit(&p->op);
 }
 
 /*
@@ -1442,7 +1446,7 @@ rotate_undo(struct pending *p)
 	p->op.done = unrotate_done;
 	p->op.id = id;
 	p->op.rec.id = next;
-	writer_submit(&p->op);
+	store_submit(&p->op);
 }
 
 static void
@@ -1519,11 +1523,6 @@ handle_rotate(struct conn *c, const uint8_t *body, size_t len)
 	if (dec_rotate(body, len, &m) == -1) {
 		conn_error(c, PERR_MALFORMED, "malformed ROTATE");
 		return CONN_FRAME_DONE;
-	}
-	if (fleetlink_on()) {
-		conn_error(c, PERR_DENIED, "rotation is not available in fleet "
-		    "mode yet; issue a new token and delete the old one");
-		goto done;
 	}
 	if (exchange_limited(c))
 		goto done;

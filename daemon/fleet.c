@@ -31,6 +31,7 @@
 #include "log.h"
 #include "monitor.h"
 #include "sandbox.h"
+#include "storeimpl.h"	/* STORE_ROTATE_KEEP: the chain the copy keeps */
 
 #define FLEET_STMT_MS		5000	/* a statement's answer, at most */
 #define FLEET_SNAPSHOT_MS	300000	/* every token, at start */
@@ -62,6 +63,7 @@ struct fjob {
 	uint8_t			 optype;	/* FJ_WRITE: enum store_op_type */
 	uint32_t		 max_per_user;
 	int64_t			 now;
+	int64_t			 until;		/* ROTATE: end of the overlap */
 	uint64_t		 id;
 	uint32_t		 uid;
 	struct token_record	 rec;
@@ -371,7 +373,7 @@ fleet_send_job(struct fjob *j)
 	struct fleet_issue_params ip;
 	char		 p[3][24];
 	char		*a = NULL, *b = NULL;
-	const char	*v[3];
+	const char	*v[3], *rv[6];
 	struct passwd	*pw;
 	int		 ok = 0;
 
@@ -451,6 +453,37 @@ fleet_send_job(struct fjob *j)
 			v[2] = p[2];
 			ok = PQsendQueryParams(f.db, "SELECT " FLEET_COLS " FROM "
 			    "tokend_rename($1, $2, $3)", 3, NULL, v, NULL, NULL, 0);
+			break;
+		case STORE_OP_ROTATE:
+			/* Built like tokend_issue's: id, hash and created. */
+			fleet_issue_params(&ip, &j->rec, 0, 0);
+			num(p[0], sizeof(p[0]), (int64_t)j->id);
+			num(p[1], sizeof(p[1]), j->until);
+			num(p[2], sizeof(p[2]), STORE_ROTATE_KEEP);
+			rv[0] = p[0];
+			rv[1] = ip.v[0];
+			rv[2] = ip.v[6];
+			rv[3] = ip.v[4];
+			rv[4] = p[1];
+			rv[5] = p[2];
+			ok = PQsendQueryParams(f.db, "SELECT tokend_rotate($1, $2, "
+			    "decode($3, 'hex'), $4, $5, $6)", 6, NULL, rv, NULL,
+			    NULL, 0);
+			explicit_bzero(&ip, sizeof(ip));
+			break;
+		case STORE_OP_UNROTATE:
+			num(p[0], sizeof(p[0]), (int64_t)j->id);
+			num(p[1], sizeof(p[1]), (int64_t)j->rec.id);
+			v[0] = p[0];
+			v[1] = p[1];
+			ok = PQsendQueryParams(f.db, "SELECT tokend_unrotate($1, $2)",
+			    2, NULL, v, NULL, NULL, 0);
+			break;
+		case STORE_OP_DEL_CHAIN:
+			num(p[0], sizeof(p[0]), (int64_t)j->id);
+			v[0] = p[0];
+			ok = PQsendQueryParams(f.db, "SELECT "
+			    "tokend_revoke_chain($1)", 1, NULL, v, NULL, NULL, 0);
 			break;
 		default:
 			j->result = STORE_ERR;
@@ -576,6 +609,24 @@ fleet_take(struct fjob *j, PGresult *res)
 			return;
 		case STORE_OP_DEL_USER:
 			j->count = (unsigned)atoi(PQgetvalue(res, 0, 0));
+			return;
+		case STORE_OP_ROTATE:
+		case STORE_OP_UNROTATE:
+			r = atoi(PQgetvalue(res, 0, 0));
+			j->result = r == 0 ? STORE_OK : r == 2 ? STORE_EXISTS :
+			    STORE_NOTFOUND;
+			if (r != 0)
+				snprintf(j->cause, sizeof(j->cause), "%s", r == 2 ?
+				    "rotated already" : "no such token");
+			return;
+		case STORE_OP_DEL_CHAIN:
+			r = atoi(PQgetvalue(res, 0, 0));
+			if (r < 0) {
+				j->result = STORE_NOTFOUND;
+				snprintf(j->cause, sizeof(j->cause),
+				    "no such token");
+			} else
+				j->count = (unsigned)r;
 			return;
 		default:	/* DEL, RENAME: the record, or none */
 			if (n == 0) {
@@ -948,6 +999,7 @@ fleet_link_cb(evutil_socket_t fd, short events, void *arg)
 			j->optype = rbuf_u8(&r);
 			j->max_per_user = rbuf_u32(&r);
 			j->now = (int64_t)rbuf_u64(&r);
+			j->until = (int64_t)rbuf_u64(&r);
 			j->id = rbuf_u64(&r);
 			j->uid = rbuf_u32(&r);
 			fleet_get_record(&r, &j->rec);

@@ -7,7 +7,8 @@
  * A third process, the fleet process (`tokend --fleet`, fleet.c, the
  * engine's user, started by the monitor), owns the libpq connection:
  *
- *   - a write (ISSUE, REVOKE, REVOKE_ALL, RENAME) goes to PostgreSQL
+ *   - a write (ISSUE, REVOKE, REVOKE_ALL, RENAME, ROTATE and its replay
+ *     and undo) goes to PostgreSQL
  *     first, in one transaction of a server-side function (fleetsql.c),
  *     which also counts the per-user limit across hosts under a per-user
  *     row lock; only after its COMMIT does the engine apply it to its copy
@@ -46,7 +47,7 @@
 /* engine -> fleet process */
 #define FL_INIT		0xe1	/* string conninfo */
 #define FL_WRITE	0xe2	/* u32 job, u8 op type, u32 max_per_user, i64 now,
-				   u64 id, u32 uid, string user, record */
+				   i64 until, u64 id, u32 uid, record */
 #define FL_LOOKUP	0xe3	/* u32 job, u64 id */
 #define FL_LAST_USED	0xe4	/* u32 n, n x (u64 id, i64 time) */
 #define FL_PURGE	0xe5	/* i64 now */

@@ -349,6 +349,7 @@ fleetlink_submit(struct store_op *op)
 	wbuf_u8(&w, (uint8_t)op->type);
 	wbuf_u32(&w, op->max_per_user);
 	wbuf_u64(&w, (uint64_t)op->now);
+	wbuf_u64(&w, (uint64_t)op->until);
 	wbuf_u64(&w, op->id);
 	wbuf_u32(&w, op->uid);
 	fleet_put_record(&w, &op->rec);
@@ -389,6 +390,19 @@ flink_result(struct rbuf *r)
 	 * Committed.  The copy gets the change now (the log brings it back
 	 * later too, which changes nothing); the caller hears once it has.
 	 */
+	/*
+	 * Rotations are made on the copy by the store's own code, from the
+	 * same chain the database has: what it changes (the successor, the
+	 * old token's overlap, a predecessor trimmed) is what the rotation's
+	 * answer needs, and the log brings the database's rows anyway.
+	 */
+	if (op->type == STORE_OP_ROTATE || op->type == STORE_OP_UNROTATE ||
+	    op->type == STORE_OP_DEL_CHAIN) {
+		op->mirror = 0;
+		flink_batch_flush();
+		writer_submit(op);
+		return;
+	}
 	if (has)
 		op->rec = rec;
 	op->db_count = count;

@@ -100,14 +100,110 @@ static const char *const schema_v1[] = {
 	"  RETURN 0;"
 	" END $$",
 
+	/* The token, and those it was rotated from (one may be in its overlap). */
 	"CREATE FUNCTION tokend_revoke(p_id bigint) RETURNS SETOF tokend_tokens"
 	" LANGUAGE plpgsql SECURITY DEFINER SET search_path = @SCHEMA@, pg_temp AS $$"
-	" DECLARE r tokend_tokens;"
+	" DECLARE r tokend_tokens; cur bigint; nxt bigint; hops integer := 0;"
 	" BEGIN"
 	"  DELETE FROM tokend_tokens WHERE id = p_id RETURNING * INTO r;"
 	"  IF NOT FOUND THEN RETURN; END IF;"
 	"  PERFORM tokend_changed(p_id);"
+	"  cur := r.rotated_from;"
+	"  WHILE cur <> 0 AND hops < 8 LOOP"
+	"   DELETE FROM tokend_tokens WHERE id = cur RETURNING rotated_from INTO nxt;"
+	"   EXIT WHEN NOT FOUND;"
+	"   PERFORM tokend_changed(cur);"
+	"   cur := nxt;"
+	"   hops := hops + 1;"
+	"  END LOOP;"
 	"  RETURN NEXT r;"
+	" END $$",
+
+	/*
+	 * ROTATE (store_write.c's rotate_in, in SQL): 0 done, 1 no such
+	 * token, 2 rotated already.  Of the tokens rotated before p_old,
+	 * p_keep - 1 stay (a replay of any is caught); the one beyond goes.
+	 */
+	"CREATE FUNCTION tokend_rotate(p_old bigint, p_new bigint, p_hash bytea,"
+	"  p_created bigint, p_until bigint, p_keep integer) RETURNS integer"
+	" LANGUAGE plpgsql SECURITY DEFINER SET search_path = @SCHEMA@, pg_temp AS $$"
+	" DECLARE o tokend_tokens; cur bigint; nxt bigint; depth integer := 1;"
+	" BEGIN"
+	"  SELECT * INTO o FROM tokend_tokens WHERE id = p_old;"
+	"  IF NOT FOUND THEN RETURN 1; END IF;"
+	"  PERFORM tokend_lock_user(o.user_name);"
+	"  SELECT * INTO o FROM tokend_tokens WHERE id = p_old;"
+	"  IF NOT FOUND THEN RETURN 1; END IF;"
+	"  IF o.rotated_to <> 0 THEN RETURN 2; END IF;"
+	"  cur := o.rotated_from;"
+	"  WHILE cur <> 0 LOOP"
+	"   SELECT rotated_from INTO nxt FROM tokend_tokens WHERE id = cur;"
+	"   EXIT WHEN NOT FOUND;"
+	"   IF depth >= p_keep - 1 THEN"
+	"    IF nxt <> 0 THEN"
+	"     DELETE FROM tokend_tokens WHERE id = nxt;"
+	"     PERFORM tokend_changed(nxt);"
+	"     UPDATE tokend_tokens SET rotated_from = 0 WHERE id = cur;"
+	"     PERFORM tokend_changed(cur);"
+	"    END IF;"
+	"    EXIT;"
+	"   END IF;"
+	"   cur := nxt;"
+	"   depth := depth + 1;"
+	"  END LOOP;"
+	"  INSERT INTO tokend_tokens (id, user_name, uid, kind, created, expires,"
+	"    hash, name, scopes, rotated_from)"
+	"   VALUES (p_new, o.user_name, o.uid, o.kind, p_created, o.expires,"
+	"    p_hash, o.name, o.scopes, p_old);"
+	"  UPDATE tokend_tokens SET rotated_to = p_new, overlap_until = p_until"
+	"   WHERE id = p_old;"
+	"  PERFORM tokend_changed(p_old);"
+	"  PERFORM tokend_changed(p_new);"
+	"  RETURN 0;"
+	" END $$",
+
+	/* A rotation whose answer was lost: the successor goes, p_old works on. */
+	"CREATE FUNCTION tokend_unrotate(p_old bigint, p_next bigint)"
+	" RETURNS integer"
+	" LANGUAGE plpgsql SECURITY DEFINER SET search_path = @SCHEMA@, pg_temp AS $$"
+	" DECLARE u text;"
+	" BEGIN"
+	"  SELECT user_name INTO u FROM tokend_tokens WHERE id = p_old;"
+	"  IF NOT FOUND THEN RETURN 1; END IF;"
+	"  PERFORM tokend_lock_user(u);"
+	"  UPDATE tokend_tokens SET rotated_to = 0, overlap_until = 0"
+	"   WHERE id = p_old AND rotated_to = p_next;"
+	"  IF NOT FOUND THEN RETURN 1; END IF;"
+	"  DELETE FROM tokend_tokens WHERE id = p_next;"
+	"  PERFORM tokend_changed(p_old);"
+	"  PERFORM tokend_changed(p_next);"
+	"  RETURN 0;"
+	" END $$",
+
+	/* Reuse of a rotated token: the whole chain, both ways.  -1: none. */
+	"CREATE FUNCTION tokend_revoke_chain(p_id bigint) RETURNS integer"
+	" LANGUAGE plpgsql SECURITY DEFINER SET search_path = @SCHEMA@, pg_temp AS $$"
+	" DECLARE r tokend_tokens; cur bigint; nxt bigint; n integer := 1;"
+	"  hops integer := 0;"
+	" BEGIN"
+	"  DELETE FROM tokend_tokens WHERE id = p_id RETURNING * INTO r;"
+	"  IF NOT FOUND THEN RETURN -1; END IF;"
+	"  PERFORM tokend_changed(p_id);"
+	"  cur := r.rotated_from;"
+	"  WHILE cur <> 0 AND hops < 8 LOOP"
+	"   DELETE FROM tokend_tokens WHERE id = cur RETURNING rotated_from INTO nxt;"
+	"   EXIT WHEN NOT FOUND;"
+	"   PERFORM tokend_changed(cur);"
+	"   n := n + 1; cur := nxt; hops := hops + 1;"
+	"  END LOOP;"
+	"  cur := r.rotated_to; hops := 0;"
+	"  WHILE cur <> 0 AND hops < 8 LOOP"
+	"   DELETE FROM tokend_tokens WHERE id = cur RETURNING rotated_to INTO nxt;"
+	"   EXIT WHEN NOT FOUND;"
+	"   PERFORM tokend_changed(cur);"
+	"   n := n + 1; cur := nxt; hops := hops + 1;"
+	"  END LOOP;"
+	"  RETURN n;"
 	" END $$",
 
 	"CREATE FUNCTION tokend_revoke_user(p_user text) RETURNS integer"
@@ -177,6 +273,8 @@ static const char *const schema_v1[] = {
 	"  text, text, integer, bigint),"
 	" tokend_revoke(bigint), tokend_revoke_user(text),"
 	" tokend_rename(bigint, text, bigint),"
+	" tokend_rotate(bigint, bigint, bytea, bigint, bigint, integer),"
+	" tokend_unrotate(bigint, bigint), tokend_revoke_chain(bigint),"
 	" tokend_last_used(bigint[], bigint[]), tokend_purge(bigint)"
 	" FROM PUBLIC",
 	NULL
@@ -315,8 +413,9 @@ import_cb(const struct token_record *rec, void *arg)
 	int			 r;
 
 	/*
-	 * Expired tokens are no use; a rotated one in its overlap would lose
-	 * its chain (ROTATE is not in fleet mode yet).
+	 * Expired tokens are no use; a rotated one in its overlap is left
+	 * out too (its successor, which is live, comes in as a token of its
+	 * own; the old one would need its whole chain).
 	 */
 	if (rec->expires <= ic->now || rec->rotated_to != 0) {
 		ic->skipped++;

@@ -729,7 +729,8 @@ mirror_in(struct store *st, MDB_txn *txn, struct store_op *op)
 	case STORE_OP_RENAME:
 		return mirror_put(st, txn, &op->rec, &op->cause);
 	case STORE_OP_DEL:
-		ret = store_del_one(st, txn, op->id, NULL, &op->cause);
+		/* The database deleted the chain before it: so does the copy. */
+		ret = revoke_in(st, txn, op->id, &op->rec, &op->cause);
 		return ret == STORE_NOTFOUND ? STORE_OK : ret;
 	case STORE_OP_DEL_USER:
 		/* The database's count is the answer, not the copy's. */

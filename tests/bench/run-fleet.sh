@@ -74,7 +74,7 @@ printf 'store = postgresql\npostgresql = "host=%s dbname=tokend user=postgres"\n
 "$TOKEND" --init-db -c "$T/admin.conf" >/dev/null || die "tokend --init-db failed"
 psql -X -q -h "$T/pg/sock" -U postgres -d tokend \
     -c "GRANT SELECT ON tokend_tokens, tokend_log, tokend_state, tokend_schema TO tokend" \
-    -c "GRANT EXECUTE ON FUNCTION tokend_issue(bigint, text, bigint, smallint, bigint, bigint, bytea, text, text, integer, bigint), tokend_revoke(bigint), tokend_revoke_user(text), tokend_rename(bigint, text, bigint), tokend_last_used(bigint[], bigint[]), tokend_purge(bigint) TO tokend" ||
+    -c "GRANT EXECUTE ON FUNCTION tokend_issue(bigint, text, bigint, smallint, bigint, bigint, bytea, text, text, integer, bigint), tokend_revoke(bigint), tokend_revoke_user(text), tokend_rename(bigint, text, bigint), tokend_rotate(bigint, bigint, bytea, bigint, bigint, integer), tokend_unrotate(bigint, bigint), tokend_revoke_chain(bigint), tokend_last_used(bigint[], bigint[]), tokend_purge(bigint) TO tokend" ||
     die "grants failed"
 
 # ---------------------------------------------------------------- daemons

@@ -62,7 +62,7 @@ pg_sql() {
 
 # The grants of the daemons' role (README, "Fleet mode").
 PG_GRANTS="GRANT SELECT ON tokend_tokens, tokend_log, tokend_state, tokend_schema TO tokend;
-GRANT EXECUTE ON FUNCTION tokend_issue(bigint, text, bigint, smallint, bigint, bigint, bytea, text, text, integer, bigint), tokend_revoke(bigint), tokend_revoke_user(text), tokend_rename(bigint, text, bigint), tokend_last_used(bigint[], bigint[]), tokend_purge(bigint) TO tokend;"
+GRANT EXECUTE ON FUNCTION tokend_issue(bigint, text, bigint, smallint, bigint, bigint, bytea, text, text, integer, bigint), tokend_revoke(bigint), tokend_revoke_user(text), tokend_rename(bigint, text, bigint), tokend_rotate(bigint, bigint, bytea, bigint, bigint, integer), tokend_unrotate(bigint, bigint), tokend_revoke_chain(bigint), tokend_last_used(bigint[], bigint[]), tokend_purge(bigint) TO tokend;"
 
 pg_conninfo() { echo "host=$PG_SOCK dbname=tokend user=${1:-tokend}"; }
 

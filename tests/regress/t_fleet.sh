@@ -284,10 +284,34 @@ on E issue_pw x
 expect_rc "... and refuses to issue (exit 3) before asking for a password" 3
 expect_no_match "... (no prompt was shown)" 'Password' "$ERR"
 host_stop E
-# (a fleet host with a database: ROTATE is not there yet, and says so)
-on A tctl_in "$KEPT" rotate
-expect_rc "rotate in fleet mode is refused (exit 1)" 1
-expect_match "... saying it is not available yet" 'rotation is not available in fleet mode yet' "$ERR"
+
+# --- ROTATE: the successor works on every host, the old token for its
+# overlap; presented after it, on any host, it revokes the chain everywhere
+on A issue_pw rot
+ROT1=$TOKEN
+on A tctl_in "$ROT1" rotate --overlap 10m
+expect_rc "rotate on A exits 0" 0
+ROT2=$(head -n 1 "$T/out")
+active_on() { on "$1" tctl_in "$2" verify; [ "$RC" = 0 ]; }
+wait_for 10 active_on B "$ROT2"
+expect_true "the successor verifies on B" active_on B "$ROT2"
+expect_true "the old token verifies on C during its overlap" active_on C "$ROT1"
+on B tctl --json list
+expect_json "B lists the successor under the name, the old one rotated to it" \
+    "len([t for t in j if t['name'] == 'rot']) == 2" "$OUT"
+pg_sql tokend "SELECT count(*) FROM tokend_tokens WHERE name = 'rot' AND rotated_to <> 0"
+expect_eq "the database has the old token rotated" 1 "$PG_OUT"
+on C tctl_in "$ROT1" rotate
+expect_rc "rotating the old token again, on C, is refused" 1
+clock_advance 601
+refused1_on() { on "$1" tctl_in "$2" verify; [ "$RC" = 1 ]; }
+wait_for 20 refused1_on C "$ROT1"
+expect_true "after the overlap C refuses the old token" refused1_on C "$ROT1"
+wait_log 'reuse of rotated token'
+wait_for 20 refused1_on A "$ROT2"
+expect_true "... a replay: the successor is revoked on A too" refused1_on A "$ROT2"
+pg_sql tokend "SELECT count(*) FROM tokend_tokens WHERE name = 'rot'"
+expect_eq "... and the database holds neither" 0 "$PG_OUT"
 
 for h in A B C; do host_stop $h; done
 pg_stop fast
