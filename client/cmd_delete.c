@@ -25,9 +25,8 @@ static const struct option cmd_delete_longopts[] = {
 	{ NULL,		0,			NULL,	0 }
 };
 
-/* Ask the question; 0 when confirmed, else an exit status (reported). */
-static int
-cmd_delete_ask(const char *question)
+int
+tokenctl_confirm(const char *cmd, const char *question, const char *done)
 {
 	const char	*cause = NULL;
 
@@ -36,11 +35,11 @@ cmd_delete_ask(const char *question)
 		return 0;
 	case 0:
 		tokenctl_failx(TOKEND_E_ABORTED,
-		    "delete: not confirmed; nothing was deleted");
+		    "%s: not confirmed; nothing was %s", cmd, done);
 		return TOKENCTL_EXIT_REFUSED;
 	default:
 		tokenctl_failx(TOKEND_E_ABORTED,
-		    "delete: %s; nothing was deleted", cause);
+		    "%s: %s; nothing was %s", cmd, cause, done);
 		return TOKENCTL_EXIT_REFUSED;
 	}
 }
@@ -138,7 +137,7 @@ cmd_delete_confirm_one(const struct tokend_token *t)
 		    "expires %s)? It and every access token made from it stop "
 		    "working at once. Type \"yes\" to confirm: ", t->id, name,
 		    date);
-	return cmd_delete_ask(question);
+	return tokenctl_confirm("delete", question, "deleted");
 }
 
 /* Count the tokens first; *none is set when there is nothing to delete. */
@@ -174,7 +173,7 @@ cmd_delete_confirm_all(struct tokend_conn *conn, const char *user, int *none)
 		    "%s? Every one of them and every access token made from "
 		    "them stop working at once. Type \"yes\" to confirm: ", n,
 		    who);
-	rc = cmd_delete_ask(question);
+	rc = tokenctl_confirm("delete", question, "deleted");
 done:
 	free(toks);
 	return rc;

@@ -147,6 +147,17 @@ fail:
 	return -1;
 }
 
+int
+tokenctl_conv_fail(const struct tokend_conn *conn, enum tokend_err err,
+    const struct tokenctl_conv *cv, const char *what)
+{
+	if (err == TOKEND_E_ABORTED && cv->cause != NULL) {
+		tokenctl_failx(err, "%s: %s", what, cv->cause);
+		return TOKENCTL_EXIT_REFUSED;
+	}
+	return tokenctl_fail(conn, err, what);
+}
+
 /* The once-only warning and what was issued, on stderr. */
 static void
 cmd_issue_report(const char *what, const struct tokend_token *info,
@@ -267,13 +278,8 @@ cmd_issue(struct tokenctl_opts *opts, int argc, char **argv)
 	err = tokend_token_issue(conn, &req, tokenctl_conv, &cv, token,
 	    &info);
 	prompt_watch(-1);
-	if (err == TOKEND_E_ABORTED && cv.cause != NULL) {
-		tokenctl_failx(TOKEND_E_ABORTED, "issue: %s", cv.cause);
-		rc = TOKENCTL_EXIT_REFUSED;
-		goto done;
-	}
 	if (err != TOKEND_OK) {
-		rc = tokenctl_fail(conn, err, "issue");
+		rc = tokenctl_conv_fail(conn, err, &cv, "issue");
 		goto done;
 	}
 

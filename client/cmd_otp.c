@@ -128,18 +128,6 @@ cmd_otp_json(const char *user, const struct tokend_otp_status *st)
 	return rc == 0 ? TOKENCTL_EXIT_OK : TOKENCTL_EXIT_UNREACHABLE;
 }
 
-/* A failed enroll/remove: the conversation's own reason comes first. */
-static int
-cmd_otp_fail(struct tokend_conn *conn, enum tokend_err err,
-    const struct tokenctl_conv *cv, const char *what)
-{
-	if (err == TOKEND_E_ABORTED && cv->cause != NULL) {
-		tokenctl_failx(err, "%s: %s", what, cv->cause);
-		return TOKENCTL_EXIT_REFUSED;
-	}
-	return tokenctl_fail(conn, err, what);
-}
-
 static int
 cmd_otp_enroll(struct tokenctl_opts *opts, struct tokend_conn *conn,
     const char *self)
@@ -152,7 +140,7 @@ cmd_otp_enroll(struct tokenctl_opts *opts, struct tokend_conn *conn,
 	cv.secret = cmd_otp_secret;
 	if ((err = tokend_otp_enroll(conn, tokenctl_conv, &cv, &st)) !=
 	    TOKEND_OK)
-		return cmd_otp_fail(conn, err, &cv, "otp enroll");
+		return tokenctl_conv_fail(conn, err, &cv, "otp enroll");
 	fprintf(stderr, "Enrolled %s for one-time codes. Where this host asks "
 	    "for a one-time code, type the one your app shows.\n", self);
 	return opts->json ? cmd_otp_json(self, &st) : TOKENCTL_EXIT_OK;
@@ -186,30 +174,21 @@ cmd_otp_remove(struct tokenctl_opts *opts, struct tokend_conn *conn,
 	struct tokenctl_conv		cv;
 	struct tokend_otp_status	st;
 	enum tokend_err			err;
-	const char			*cause = NULL;
 	char				 question[TOKEND_USER_SIZE + 256];
+	int				 rc;
 
 	memset(&cv, 0, sizeof(cv));
 	if (user != NULL && !yes) {
 		snprintf(question, sizeof(question), "Remove the one-time-code "
 		    "enrolment of %s? Their authenticator app stops working "
 		    "here until they enrol again. Type yes to remove: ", who);
-		switch (prompt_confirm(question, &cause)) {
-		case 1:
-			break;
-		case 0:
-			tokenctl_failx(TOKEND_E_ABORTED, "otp remove: not "
-			    "confirmed; nothing was removed");
-			return TOKENCTL_EXIT_REFUSED;
-		default:
-			tokenctl_failx(TOKEND_E_ABORTED, "otp remove: %s; "
-			    "nothing was removed", cause);
-			return TOKENCTL_EXIT_REFUSED;
-		}
+		if ((rc = tokenctl_confirm("otp remove", question,
+		    "removed")) != 0)
+			return rc;
 	}
 	if ((err = tokend_otp_remove(conn, user, tokenctl_conv, &cv, &st)) !=
 	    TOKEND_OK)
-		return cmd_otp_fail(conn, err, &cv, "otp remove");
+		return tokenctl_conv_fail(conn, err, &cv, "otp remove");
 	fprintf(stderr, "Removed the one-time-code enrolment of %s.\n", who);
 	return opts->json ? cmd_otp_json(who, &st) : TOKENCTL_EXIT_OK;
 }

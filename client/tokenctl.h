@@ -112,9 +112,21 @@ struct tokenctl_conv {
 };
 int	 tokenctl_conv(int n, const struct tokend_prompt *msgs, char **answers,
 	     void *arg);
+/*
+ * Report a failed conversation request (what: "issue"): the callback's
+ * own reason when it gave up, else the daemon's.  The exit status.
+ */
+int	 tokenctl_conv_fail(const struct tokend_conn *conn, enum tokend_err err,
+	     const struct tokenctl_conv *cv, const char *what);
 
 /* A token from stdin (never argv); 0 or an exit status (reported). */
 int	 tokenctl_read_token(const char *cmd, const char *prompt, char **token);
+/*
+ * Ask question (prompt_confirm); 0 when the answer is yes, else the exit
+ * status after "CMD: not confirmed; nothing was DONE" (cmd_delete.c).
+ */
+int	 tokenctl_confirm(const char *cmd, const char *question,
+	     const char *done);
 /* The caller's (or user's) token with id or name arg (cmd_delete.c). */
 int	 tokenctl_find_token(struct tokend_conn *, const char *cmd,
 	     const char *user, const char *arg, struct tokend_token *found);
