@@ -380,14 +380,8 @@ handle_issue(struct conn *c, const uint8_t *body, size_t len)
 			goto done;
 		}
 	}
-	if (!ratelimit_allowed(RL_AUTH, uid)) {
-		td->stats.rate_limited++;
-		conn_error(c, PERR_RATE_LIMITED, "too many failed "
-		    "authentications for %s; try again in %s", m->user,
-		    duration_format(ratelimit_wait(RL_AUTH, uid), when,
-		    sizeof(when)));
+	if (pamhelper_limited(c, m->user, uid, 0))
 		goto done;
-	}
 	if (issue_precheck(c, m, uid, now) == -1)
 		goto done;
 	/* Not worth a password when the token could not be stored. */
@@ -1708,7 +1702,7 @@ handle_otp(struct conn *c, const uint8_t *body, size_t len)
 	const struct peer	*peer = conn_peer(c);
 	struct msg_otp		 m;
 	struct msg_issue	*job;
-	char			 self[TOKEND_USER_MAX + 1], when[32];
+	char			 self[TOKEND_USER_MAX + 1];
 	int			 rc, own;
 
 	if (dec_otp(body, len, &m) == -1) {
@@ -1742,14 +1736,8 @@ handle_otp(struct conn *c, const uint8_t *body, size_t len)
 		    "this host (otp_enroll in tokend.conf)");
 		return CONN_FRAME_DONE;
 	}
-	if (!ratelimit_allowed(RL_AUTH, peer->uid)) {
-		td->stats.rate_limited++;
-		conn_error(c, PERR_RATE_LIMITED, "too many failed "
-		    "authentications for %s; try again in %s", m.user,
-		    duration_format(ratelimit_wait(RL_AUTH, peer->uid), when,
-		    sizeof(when)));
+	if (pamhelper_limited(c, m.user, peer->uid, 0))
 		return CONN_FRAME_DONE;
-	}
 	if ((job = calloc(1, sizeof(*job))) == NULL) {
 		conn_error(c, PERR_INTERNAL, "out of memory");
 		return CONN_FRAME_DONE;

@@ -620,13 +620,11 @@ fleet_take(struct fjob *j, PGresult *res)
 				    "rotated already" : "no such token");
 			return;
 		case STORE_OP_DEL_CHAIN:
-			r = atoi(PQgetvalue(res, 0, 0));
-			if (r < 0) {
+			if (atoi(PQgetvalue(res, 0, 0)) < 0) {
 				j->result = STORE_NOTFOUND;
 				snprintf(j->cause, sizeof(j->cause),
 				    "no such token");
-			} else
-				j->count = (unsigned)r;
+			}
 			return;
 		default:	/* DEL, RENAME: the record, or none */
 			if (n == 0) {
@@ -726,23 +724,22 @@ fleet_next(void)
 
 	while (f.ready && f.cur == NULL) {
 		/*
-		 * The poll when it is due, before queued work: a stream of
-		 * look-ups must not keep the host from following changes.
+		 * The poll when it is due: when nothing waits, and, once the
+		 * copy exists, before the engine's queued requests (a stream
+		 * of look-ups must not keep the host from following changes);
+		 * never ahead of the set-up, a snapshot or a read of the log.
 		 */
-		if (f.have_seq && (f.poll_now || clock_mono_ms() >= f.next_poll) &&
-		    ((j = TAILQ_FIRST(&f.q)) == NULL || j->kind == FJ_WRITE ||
+		j = TAILQ_FIRST(&f.q);
+		if ((f.poll_now || clock_mono_ms() >= f.next_poll) &&
+		    (j == NULL || (f.have_seq && (j->kind == FJ_WRITE ||
 		    j->kind == FJ_LOOKUP || j->kind == FJ_LAST_USED ||
-		    j->kind == FJ_PURGE)) {
+		    j->kind == FJ_PURGE)))) {
 			f.poll_now = 0;
 			f.next_poll = clock_mono_ms() + FLEET_POLL_MS;
 			j = fleet_job_new(FJ_POLL);
-		} else if ((j = TAILQ_FIRST(&f.q)) != NULL)
+		} else if (j != NULL)
 			TAILQ_REMOVE(&f.q, j, entry);
-		else if (f.poll_now || clock_mono_ms() >= f.next_poll) {
-			f.poll_now = 0;
-			f.next_poll = clock_mono_ms() + FLEET_POLL_MS;
-			j = fleet_job_new(FJ_POLL);
-		} else
+		else
 			return;
 		if ((rc = fleet_send_job(j)) == -1) {
 			TAILQ_INSERT_HEAD(&f.q, j, entry);

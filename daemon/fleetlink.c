@@ -48,7 +48,6 @@ struct flbatch {
 };
 
 static struct {
-	int			 on;
 	int			 fd;
 	struct event		*ev;
 	struct channel_out	 out;
@@ -471,7 +470,7 @@ fleetlink_last_used(const uint64_t *ids, const int64_t *times, size_t n)
 	struct wbuf	w;
 	size_t		off, i, k;
 
-	if (!fl.on || !fl.connected)
+	if (!fl.connected)	/* (never before the link exists) */
 		return;
 	wbuf_init(&w);
 	for (i = 0; i < n; i += k) {
@@ -494,7 +493,7 @@ fleetlink_purge(int64_t now)
 	struct wbuf	w;
 	size_t		off;
 
-	if (!fl.on || !fl.connected)
+	if (!fl.connected)	/* (never before the link exists) */
 		return;
 	wbuf_init(&w);
 	off = frame_begin(&w, FL_PURGE);
@@ -616,7 +615,6 @@ fleetlink_start(struct event_base *base, int fd, const char *conninfo)
 	struct timeval	tv = { 0, FLINK_CHECK_MS * 1000 };
 
 	TAILQ_INIT(&fl.writes);
-	fl.on = 1;
 	fl.fd = fd;
 	fl.stale = 1;
 	if ((fl.ev_check = event_new(base, -1, EV_PERSIST, flink_check_cb,

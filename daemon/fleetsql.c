@@ -180,30 +180,24 @@ static const char *const schema_v1[] = {
 	"  RETURN 0;"
 	" END $$",
 
-	/* Reuse of a rotated token: the whole chain, both ways.  -1: none. */
+	/*
+	 * Reuse of a rotated token: the whole chain, both ways (tokend_revoke
+	 * takes it and those before it).  0, or -1 when there was none.
+	 */
 	"CREATE FUNCTION tokend_revoke_chain(p_id bigint) RETURNS integer"
 	" LANGUAGE plpgsql SECURITY DEFINER SET search_path = @SCHEMA@, pg_temp AS $$"
-	" DECLARE r tokend_tokens; cur bigint; nxt bigint; n integer := 1;"
-	"  hops integer := 0;"
+	" DECLARE r tokend_tokens; cur bigint; nxt bigint; hops integer := 0;"
 	" BEGIN"
-	"  DELETE FROM tokend_tokens WHERE id = p_id RETURNING * INTO r;"
+	"  SELECT * INTO r FROM tokend_revoke(p_id);"
 	"  IF NOT FOUND THEN RETURN -1; END IF;"
-	"  PERFORM tokend_changed(p_id);"
-	"  cur := r.rotated_from;"
-	"  WHILE cur <> 0 AND hops < 8 LOOP"
-	"   DELETE FROM tokend_tokens WHERE id = cur RETURNING rotated_from INTO nxt;"
-	"   EXIT WHEN NOT FOUND;"
-	"   PERFORM tokend_changed(cur);"
-	"   n := n + 1; cur := nxt; hops := hops + 1;"
-	"  END LOOP;"
-	"  cur := r.rotated_to; hops := 0;"
+	"  cur := r.rotated_to;"
 	"  WHILE cur <> 0 AND hops < 8 LOOP"
 	"   DELETE FROM tokend_tokens WHERE id = cur RETURNING rotated_to INTO nxt;"
 	"   EXIT WHEN NOT FOUND;"
 	"   PERFORM tokend_changed(cur);"
-	"   n := n + 1; cur := nxt; hops := hops + 1;"
+	"   cur := nxt; hops := hops + 1;"
 	"  END LOOP;"
-	"  RETURN n;"
+	"  RETURN 0;"
 	" END $$",
 
 	"CREATE FUNCTION tokend_revoke_user(p_user text) RETURNS integer"

@@ -198,21 +198,29 @@ caller_may_start(uid_t caller)
 	return caller == 0 || running_of(caller) < td->conf.max_pam_per_uid;
 }
 
+int
+pamhelper_limited(struct conn *c, const char *user, uid_t uid, int take)
+{
+	char	when[32];
+
+	if (take ? ratelimit_take(RL_AUTH, uid) : ratelimit_allowed(RL_AUTH, uid))
+		return 0;
+	td->stats.rate_limited++;
+	conn_error(c, PERR_RATE_LIMITED, "too many failed authentications for "
+	    "%s; try again in %s", user, duration_format(ratelimit_wait(RL_AUTH,
+	    uid), when, sizeof(when)));
+	return 1;
+}
+
 /* Start j's helper.  0 when it runs; -1 when j ended with an error. */
 static int
 job_start(struct pamjob *j)
 {
 	struct mon_msg	m;
 	struct wbuf	w;
-	char		when[32];
 	int		rc;
 
-	if (!ratelimit_take(RL_AUTH, j->uid)) {
-		td->stats.rate_limited++;
-		conn_error(j->c, PERR_RATE_LIMITED, "too many failed "
-		    "authentications for %s; try again in %s", j->issue->user,
-		    duration_format(ratelimit_wait(RL_AUTH, j->uid), when,
-		    sizeof(when)));
+	if (pamhelper_limited(j->c, j->issue->user, j->uid, 1)) {
 		job_end(j);
 		return -1;
 	}

@@ -47,6 +47,13 @@ void	 pamhelper_init(pamhelper_ok_fn);
  */
 int	 pamhelper_request(struct conn *c, struct msg_issue *m, uid_t uid,
 	     const char *ruser, int mode);
+/*
+ * user (uid) has failed to authenticate too often lately: 1, with the
+ * refusal sent on c saying when to try again.  take: use up one try from
+ * the bucket (a helper starts), else only look.
+ */
+int	 pamhelper_limited(struct conn *c, const char *user, uid_t uid,
+	     int take);
 /* A CONV_REPLY body from c's client for its helper. */
 void	 pamhelper_reply(struct conn *c, const uint8_t *, size_t);
 /* MON_PAM_CONV or MON_PAM_RESULT from the monitor (its body). */
